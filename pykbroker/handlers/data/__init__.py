@@ -1,0 +1,1 @@
+"""Handlers that move records: Produce, Fetch, ListOffsets, DeleteRecords, OffsetForLeaderEpoch."""

@@ -1,0 +1,159 @@
+"""Produce (key 0), versions 0-11.
+
+v0-1 carry magic 0 message sets, v2 magic 1: both are converted to one v2
+batch before appending. v3+ carry exactly one v2 batch (and a transactional
+id); v7+ may use zstd; v8+ report record errors and an error message; v10+
+tell the current leader on NOT_LEADER_OR_FOLLOWER (tagged fields).
+acks=0 gets no response at all, acks=1 one after the local append, acks=-1
+one after the in-sync replicas have the batch (at once on a single broker).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from wire import legacy, records
+from wire.records import RecordsError
+
+from ...config import LONG_MAX
+from ...errors import ErrorCode, KafkaError
+from ...cluster.topics import is_internal
+
+API_KEY = 0
+VERSIONS = (0, 11)
+
+_COMPRESSION_IDS = {"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+# The client id that may write to internal topics, as in Kafka.
+_ADMIN_CLIENT_ID = "__admin_client"
+
+
+def handle(ctx, request):
+    acks = request["acks"]
+    broker = ctx.broker
+    results = {}  # (topic, partition) -> response dict
+    waits = []  # (partition, offset the high watermark must pass, response dict)
+    for topic_data in request["topic_data"]:
+        name = topic_data["name"]
+        for partition_data in topic_data["partition_data"]:
+            index = partition_data["index"]
+            response = {"index": index, "error_code": ErrorCode.NONE, "base_offset": -1,
+                        "log_append_time_ms": -1, "log_start_offset": -1}
+            results[(name, index)] = response
+            if acks not in (-1, 0, 1):
+                response["error_code"] = ErrorCode.INVALID_REQUIRED_ACKS
+                continue
+            try:
+                partition, last_offset = _append(ctx, name, index, partition_data["records"], acks, response)
+            except KafkaError as e:
+                response["error_code"] = e.code
+                response["error_message"] = e.message
+                if e.code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
+                    response["current_leader"] = broker.replicas.leader_and_epoch(name, index)
+                continue
+            except RecordsError as e:
+                response["error_code"] = e.error_code
+                response["error_message"] = str(e)
+                if e.error_code == ErrorCode.INVALID_RECORD:
+                    response["record_errors"] = [{"batch_index": 0, "batch_index_error_message": str(e)}]
+                continue
+            if acks == -1 and partition is not None and partition.high_watermark <= last_offset:
+                waits.append((partition, last_offset + 1, response))
+    if acks == 0:
+        return None
+    if waits:
+        return _await_replication(ctx, request, results, waits)
+    return _response(request, results)
+
+
+def _append(ctx, topic, index, data, acks, response):
+    broker = ctx.broker
+    partition = broker.replicas.leader_partition(topic, index)
+    if is_internal(topic) and ctx.client_id != _ADMIN_CLIENT_ID:
+        raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {topic}")
+    config = partition.log.config
+    records.check_produce_records(ctx.api_version, data or b"")
+    now_ms = int(time.time() * 1000)
+    if data and len(data) > records.MAGIC_OFFSET and data[records.MAGIC_OFFSET] < records.MAGIC:
+        data = legacy.legacy_to_v2(data, max_message_bytes=config.max_message_bytes)
+    header = records.validate_produce(data or b"", max_message_bytes=config.max_message_bytes)
+    if header is None:
+        return None, -1  # nothing whole to append: Kafka answers success
+    if acks == -1:
+        partition.check_min_isr()
+    batch = bytearray(memoryview(data)[:header.size])  # a trailing partial batch is dropped
+    batch, header = _apply_topic_policies(batch, header, config, now_ms)
+    info = partition.append_as_leader(batch, [header])
+    response["base_offset"] = info.first_offset
+    response["log_start_offset"] = partition.log_start_offset
+    if header.log_append_time:
+        response["log_append_time_ms"] = now_ms
+    return partition, info.last_offset
+
+
+def _apply_topic_policies(batch: bytearray, header, config, now_ms):
+    """What the topic's configs demand of a batch before it is stored: the
+    broker-side compression type, timestamp rules, keys for compacted topics."""
+    wanted = config.compression_type
+    if "compact" in config.cleanup_policy or (wanted != "producer" and _COMPRESSION_IDS[wanted] != header.compression) \
+            or config.message_timestamp_before_max_ms < LONG_MAX or \
+            config.message_timestamp_after_max_ms < LONG_MAX:
+        decoded = records.decode_records(batch)
+        if "compact" in config.cleanup_policy and any(r.key is None for r in decoded):
+            raise RecordsError("Compacted topic cannot accept message without key in topic partition",
+                               corrupt=False)
+        if config.message_timestamp_type == "CreateTime":
+            for r in decoded:
+                if r.timestamp < now_ms - config.message_timestamp_before_max_ms or \
+                        r.timestamp > now_ms + config.message_timestamp_after_max_ms:
+                    raise RecordsError(f"Timestamp {r.timestamp} of message with offset {r.offset} is out of "
+                                       f"range. The timestamp should be within [{now_ms - config.message_timestamp_before_max_ms}, "
+                                       f"{now_ms + config.message_timestamp_after_max_ms}]", corrupt=False,
+                                       error_code=ErrorCode.INVALID_TIMESTAMP)
+        if wanted != "producer" and _COMPRESSION_IDS[wanted] != header.compression:
+            batch = bytearray(records.build_batch(
+                decoded, compression=_COMPRESSION_IDS[wanted], producer_id=header.producer_id,
+                producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
+                transactional=header.is_transactional, base_timestamp=header.base_timestamp))
+            header = records.parse_header(batch)
+    if config.message_timestamp_type == "LogAppendTime":
+        records.set_log_append_time(batch, 0, now_ms)
+        header = records.parse_header(batch)
+    return batch, header
+
+
+async def _await_replication(ctx, request, results, waits):
+    """acks=-1: answer once every partition's high watermark passes its batch,
+    or with REQUEST_TIMED_OUT for those that did not in time."""
+    deadline = time.monotonic() + request["timeout_ms"] / 1000
+    pending = list(waits)
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        waiter = asyncio.get_running_loop().create_future()
+        for partition, _, _ in pending:
+            partition.add_waiter(waiter)
+        try:
+            await asyncio.wait_for(waiter, remaining)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            for partition, _, _ in pending:
+                partition.remove_waiter(waiter)
+        still = []
+        for partition, offset, response in pending:
+            outcome = partition.replication_outcome(offset)
+            if outcome is None:
+                still.append((partition, offset, response))
+            elif outcome != ErrorCode.NONE:
+                response["error_code"] = outcome
+        pending = still
+    for _, _, response in pending:
+        response["error_code"] = ErrorCode.REQUEST_TIMED_OUT
+    return _response(request, results)
+
+
+def _response(request, results):
+    return {"responses": [
+        {"name": t["name"], "partition_responses": [results[(t["name"], p["index"])] for p in t["partition_data"]]}
+        for t in request["topic_data"]]}

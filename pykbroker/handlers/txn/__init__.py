@@ -1,0 +1,1 @@
+"""Handlers of the idempotent-producer and transaction APIs."""
