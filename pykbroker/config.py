@@ -206,7 +206,7 @@ def _broker_defs() -> list[ConfigDef]:
         d("max.incremental.fetch.session.cache.slots", "int", 1000, at_least(0)),
         # Groups and offsets
         d("offsets.topic.num.partitions", "int", 50, at_least(1)),
-        d("offsets.topic.replication.factor", "short", 3, at_least(1)),
+        d("offsets.topic.replication.factor", "short", 1, at_least(1)),  # 1 as in Kafka's shipped file
         d("offsets.topic.segment.bytes", "int", 104857600, at_least(1)),
         d("offsets.retention.minutes", "int", 10080, at_least(1)),
         d("offsets.retention.check.interval.ms", "long", 600000, at_least(1)),
@@ -227,8 +227,8 @@ def _broker_defs() -> list[ConfigDef]:
         d("group.consumer.assignors", "list", ["uniform", "range"]),
         # Transactions
         d("transaction.state.log.num.partitions", "int", 50, at_least(1)),
-        d("transaction.state.log.replication.factor", "short", 3, at_least(1)),
-        d("transaction.state.log.min.isr", "int", 2, at_least(1)),
+        d("transaction.state.log.replication.factor", "short", 1, at_least(1)),
+        d("transaction.state.log.min.isr", "int", 1, at_least(1)),
         d("transaction.state.log.segment.bytes", "int", 104857600, at_least(1)),
         d("transaction.max.timeout.ms", "int", 900000, at_least(1)),
         d("transactional.id.expiration.ms", "int", 604800000, at_least(1)),
