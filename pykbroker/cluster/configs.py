@@ -77,6 +77,9 @@ def describe_broker(broker: Any, resource_name: str, keys: list[str] | None,
         else:
             value, source = config.get(name), config.source(name)
         synonyms = _broker_synonyms(config, [name]) if include_synonyms else []
+        if resource_name == "":
+            # As Kafka (ConfigHelper.createBrokerConfigEntry): only the cluster-default layer.
+            synonyms = [s for s in synonyms if s["source"] == SOURCE_DYNAMIC_DEFAULT_BROKER]
         entries.append(_entry(name, definition.type, value, source, not definition.dynamic, synonyms,
                               definition.sensitive))
     return entries

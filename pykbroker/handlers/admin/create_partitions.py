@@ -3,6 +3,8 @@
 Grows a topic; shrinking, or asking for the current count, is refused with
 INVALID_PARTITIONS, as in Kafka. Optional manual replica assignments.
 """
+from collections import Counter
+
 from ...errors import ErrorCode, KafkaError
 
 API_KEY = 37
@@ -10,16 +12,18 @@ VERSIONS = (0, 3)
 
 
 async def handle(ctx, request):
-    seen = {}
-    for topic in request["topics"]:
-        seen[topic["name"]] = seen.get(topic["name"], 0) + 1
+    counts = Counter(topic["name"] for topic in request["topics"])
+    answered = set()  # Kafka answers a duplicated name once, with INVALID_REQUEST
     results = []
     for topic in request["topics"]:
+        if topic["name"] in answered:
+            continue
+        answered.add(topic["name"])
         result = {"name": topic["name"], "error_code": ErrorCode.NONE, "error_message": None}
         results.append(result)
-        if seen[topic["name"]] > 1:
+        if counts[topic["name"]] > 1:
             result["error_code"] = ErrorCode.INVALID_REQUEST
-            result["error_message"] = "Duplicate topic in request."
+            result["error_message"] = "Duplicate topic name."
             continue
         assignments = None
         if topic["assignments"] is not None:

@@ -4,6 +4,8 @@ v1+ ValidateOnly and error messages; v4+ -1 partitions / replication factor
 mean the broker defaults; v5+ the response describes the created topic
 (partitions, replication factor, configs); v7+ topic ids.
 """
+from collections import Counter
+
 from ...cluster import configs as topic_configs
 from ...errors import ErrorCode, KafkaError
 
@@ -13,16 +15,18 @@ VERSIONS = (0, 7)
 
 async def handle(ctx, request):
     broker = ctx.broker
-    seen = {}
-    for topic in request["topics"]:
-        seen[topic["name"]] = seen.get(topic["name"], 0) + 1
+    counts = Counter(topic["name"] for topic in request["topics"])
+    answered = set()  # Kafka answers a duplicated name once, with INVALID_REQUEST
     results = []
     for topic in request["topics"]:
         name = topic["name"]
+        if name in answered:
+            continue
+        answered.add(name)
         result = {"name": name, "error_code": ErrorCode.NONE, "error_message": None, "num_partitions": -1,
                   "replication_factor": -1, "configs": None}
         results.append(result)
-        if seen[name] > 1:
+        if counts[name] > 1:
             result["error_code"] = ErrorCode.INVALID_REQUEST
             result["error_message"] = "Duplicate topic name."
             continue

@@ -22,6 +22,10 @@ async def handle(ctx, request):
     version = ctx.api_version
     requested = request["topics"]
     include_ops = request["include_topic_authorized_operations"]
+    if version < 12 and requested and any(t["name"] is None or t["topic_id"] != ZERO_UUID for t in requested):
+        # As Kafka: topic ids (and so null names) need v12; every topic gets INVALID_REQUEST.
+        return {"topics": [_error_topic(ErrorCode.INVALID_REQUEST, t["name"] or "", t["topic_id"])
+                           for t in requested]}
 
     topics = []
     if requested is None or (version == 0 and not requested):

@@ -1,0 +1,136 @@
+"""Metadata at every version: brokers, topics, topic ids, auto-creation,
+invalid names, topics asked for by id."""
+import pytest
+
+from pykbroker.errors import ErrorCode
+from pykbroker.handlers import HANDLERS
+from pykbroker.testing import EmbeddedBroker
+from tests.broker.rawapi import METADATA, create_topic
+from tests.support.rawclient import RawClient
+
+VERSIONS = range(HANDLERS[METADATA].VERSIONS[0], HANDLERS[METADATA].VERSIONS[1] + 1)
+ZERO_UUID = bytes(16)
+
+
+def metadata(client, version, names, allow_auto=True):
+    topics = None if names is None else [{"name": n} for n in names]
+    return client.request(METADATA, version, {"topics": topics, "allow_auto_topic_creation": allow_auto})
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_metadata_describes_broker_and_topic(broker, raw, version):
+    client = raw()
+    topic_id = create_topic(client, "orders", partitions=3)["topic_id"]
+    response = metadata(client, version, ["orders"])
+    assert [(b["node_id"], b["host"], b["port"]) for b in response["brokers"]] == [(1, "127.0.0.1", broker.port)]
+    if version >= 1:
+        assert response["controller_id"] == 1
+    if version >= 2:
+        assert response["cluster_id"] == broker.broker.cluster_id
+    [topic] = response["topics"]
+    assert (topic["error_code"], topic["name"], topic["is_internal"]) == (ErrorCode.NONE, "orders", False)
+    assert topic["topic_id"] == (topic_id if version >= 10 else ZERO_UUID)
+    partitions = sorted(topic["partitions"], key=lambda p: p["partition_index"])
+    assert [p["partition_index"] for p in partitions] == [0, 1, 2]
+    for p in partitions:
+        assert (p["error_code"], p["leader_id"], p["replica_nodes"], p["isr_nodes"]) == (ErrorCode.NONE, 1, [1], [1])
+        if version >= 7:
+            assert p["leader_epoch"] == 0
+        if version >= 5:
+            assert p["offline_replicas"] == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_all_topics_and_no_topics(raw, version):
+    client = raw()
+    for name in ("a", "b"):
+        create_topic(client, name)
+    if version == 0:
+        # v0 has no null array: an empty list means every topic.
+        assert sorted(t["name"] for t in metadata(client, 0, [])["topics"]) == ["a", "b"]
+        return
+    assert sorted(t["name"] for t in metadata(client, version, None)["topics"]) == ["a", "b"]
+    assert metadata(client, version, [])["topics"] == []
+
+
+def test_topic_ids_are_stable_across_restarts(broker, raw):
+    ids = {name: create_topic(raw(), name)["topic_id"] for name in ("x", "y")}
+    assert len(set(ids.values())) == 2 and ZERO_UUID not in ids.values()
+    broker.stop()
+    broker.start()
+    response = metadata(raw(), 12, None)
+    assert {t["name"]: t["topic_id"] for t in response["topics"]} == ids
+
+
+@pytest.mark.parametrize("version", [1, 3, 4, 12])
+def test_auto_creation_follows_the_request_flag(tmp_path, version):
+    with EmbeddedBroker(str(tmp_path / "data"), num_partitions=3) as broker, \
+            RawClient("127.0.0.1", broker.port) as client:
+        [creating] = metadata(client, version, ["auto"], allow_auto=True)["topics"]
+        # Kafka answers LEADER_NOT_AVAILABLE while the creation is under way.
+        assert creating["error_code"] in (ErrorCode.NONE, ErrorCode.LEADER_NOT_AVAILABLE)
+        [created] = metadata(client, version, ["auto"], allow_auto=True)["topics"]
+        assert (created["error_code"], len(created["partitions"])) == (ErrorCode.NONE, 3)
+        if version >= 4:
+            # Clients that only look (AdminClient, consumers) send False.
+            [missing] = metadata(client, version, ["not-created"], allow_auto=False)["topics"]
+            assert missing["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            assert missing["partitions"] == []
+        names = sorted(t["name"] for t in metadata(client, version, None)["topics"])
+        assert names == ["auto"]
+
+
+def test_auto_creation_disabled_on_the_broker(tmp_path):
+    with EmbeddedBroker(str(tmp_path / "data"), auto_create_topics_enable="false") as broker, \
+            RawClient("127.0.0.1", broker.port) as client:
+        for version in (1, 12):
+            [topic] = metadata(client, version, ["nope"], allow_auto=True)["topics"]
+            assert topic["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        assert metadata(client, 12, None)["topics"] == []
+
+
+@pytest.mark.parametrize("name", ["bad name", "a/b", ".", "..", "x" * 250])
+@pytest.mark.parametrize("allow_auto", [True, False])
+def test_invalid_topic_names(raw, name, allow_auto):
+    client = raw()
+    [topic] = metadata(client, 12, [name], allow_auto=allow_auto)["topics"]
+    assert (topic["name"], topic["error_code"]) == (name, ErrorCode.INVALID_TOPIC_EXCEPTION)
+    assert metadata(client, 12, None)["topics"] == []
+
+
+def test_metadata_by_topic_id(raw):
+    client = raw()
+    topic_id = create_topic(client, "by-id", partitions=2)["topic_id"]
+    unknown = bytes(range(1, 17))
+    response = client.request(METADATA, 12, {"topics": [{"name": None, "topic_id": topic_id},
+                                                         {"name": None, "topic_id": unknown}],
+                                             "allow_auto_topic_creation": False})
+    by_id = {t["topic_id"]: t for t in response["topics"]}
+    assert (by_id[topic_id]["error_code"], by_id[topic_id]["name"]) == (ErrorCode.NONE, "by-id")
+    assert len(by_id[topic_id]["partitions"]) == 2
+    assert (by_id[unknown]["error_code"], by_id[unknown]["name"]) == (ErrorCode.UNKNOWN_TOPIC_ID, None)
+
+
+@pytest.mark.parametrize("version", [10, 11])
+def test_topic_ids_in_requests_before_v12_are_invalid(raw, version):
+    """Kafka (KafkaApis.handleTopicMetadataRequest) refuses topic ids and
+    null names below v12 with INVALID_REQUEST on every requested topic."""
+    client = raw()
+    topic_id = create_topic(client, "by-id")["topic_id"]
+    response = client.request(METADATA, version, {"topics": [{"name": None, "topic_id": topic_id}],
+                                                  "allow_auto_topic_creation": False})
+    [topic] = response["topics"]
+    assert (topic["error_code"], topic["name"], topic["partitions"]) == (ErrorCode.INVALID_REQUEST, "", [])
+
+
+def test_authorized_operations_on_request(raw):
+    client = raw()
+    create_topic(client, "ops")
+    asked = client.request(METADATA, 10, {"topics": [{"name": "ops"}], "allow_auto_topic_creation": False,
+                                          "include_topic_authorized_operations": True,
+                                          "include_cluster_authorized_operations": True})
+    not_asked = metadata(client, 10, ["ops"], allow_auto=False)
+    assert asked["topics"][0]["topic_authorized_operations"] > 0
+    assert asked["cluster_authorized_operations"] > 0
+    assert not_asked["topics"][0]["topic_authorized_operations"] == -(2**31)
+    assert not_asked["cluster_authorized_operations"] == -(2**31)
