@@ -76,13 +76,18 @@ def describe_broker(broker: Any, resource_name: str, keys: list[str] | None,
             value, source = config.dynamic_default[name], SOURCE_DYNAMIC_DEFAULT_BROKER
         else:
             value, source = config.get(name), config.source(name)
-        synonyms = _broker_synonyms(config, [name]) if include_synonyms else []
+        synonyms = _broker_synonyms(config, _SYNONYM_GROUPS.get(name, [name])) if include_synonyms else []
         if resource_name == "":
             # As Kafka (ConfigHelper.createBrokerConfigEntry): only the cluster-default layer.
             synonyms = [s for s in synonyms if s["source"] == SOURCE_DYNAMIC_DEFAULT_BROKER]
         entries.append(_entry(name, definition.type, value, source, not definition.dynamic, synonyms,
                               definition.sensitive))
     return entries
+
+
+# A broker config's synonyms are the group it shares a topic config with:
+# log.retention.ms, log.retention.minutes and log.retention.hours, as in Kafka.
+_SYNONYM_GROUPS = {name: list(group) for group in TOPIC_SYNONYMS.values() for name in group}
 
 
 def describe_loggers(keys: list[str] | None) -> list[dict]:
@@ -157,11 +162,11 @@ async def alter(broker: Any, resource_type: int, resource_name: str, changes: li
     elif resource_type == BROKER:
         if resource_name != "":
             check_broker_resource(broker, resource_name)
-        for change in changes:
-            definition = BROKER_CONFIGS.get(change["name"])
-            if definition is not None and not definition.dynamic:
-                raise KafkaError(ErrorCode.INVALID_CONFIG,
-                                 f"Cannot update these configs dynamically: Set({change['name']})")
+        static = [change["name"] for change in changes
+                  if change["name"] in BROKER_CONFIGS and not BROKER_CONFIGS[change["name"]].dynamic]
+        if static:  # Kafka 4's words and error code (a Java list's brackets)
+            raise KafkaError(ErrorCode.INVALID_REQUEST,
+                             f"Cannot update these configs dynamically: [{', '.join(static)}]")
         configs = altered(metadata.broker_configs.get(resource_name, {}), changes, BROKER_CONFIGS, incremental)
         if not validate_only:
             await broker.store.submit({"type": "alter_broker_configs", "resource": resource_name,
