@@ -16,20 +16,20 @@ log = logging.getLogger("pykbroker.server")
 MAX_QUEUED_REQUESTS = 64
 
 
-class KafkaConnection(asyncio.Protocol):
+class KafkaConnection(asyncio.BufferedProtocol):
     def __init__(self, broker: Any, listener: str):
         self.broker = broker
         self.listener = listener
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.reader = FrameReader(broker.config.get("socket.request.max.bytes"))
-        self.queue: deque[bytes] = deque()
+        self.queue: deque[bytearray] = deque()
         self.in_flight: asyncio.Future | None = None
         self.reading_paused = False
         self.writing_paused = False
         self.closed = False
 
-    # --- asyncio.Protocol ------------------------------------------------------
+    # --- asyncio.BufferedProtocol ----------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
         peername = transport.get_extra_info("peername")
@@ -43,9 +43,12 @@ class KafkaConnection(asyncio.Protocol):
         if self.in_flight is not None:
             self.in_flight.cancel()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.reader.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            frames = self.reader.feed(data)
+            frames = self.reader.buffer_updated(nbytes)
         except FrameError as e:
             self.close(str(e))
             return
@@ -68,26 +71,37 @@ class KafkaConnection(asyncio.Protocol):
 
     # --- request processing ----------------------------------------------------
     def _process(self) -> None:
+        # Responses of requests handled in one go leave in one write.
+        out = []
         while self.queue and self.in_flight is None and not self.writing_paused and not self.closed:
             frame = self.queue.popleft()
             try:
                 result = handle_frame(self.broker, self.listener, self.peer, frame)
             except RequestError as e:
+                self._write(out)
                 self.close(str(e))
                 return
             except Exception:
                 log.exception("closing connection from %s: unexpected error handling a request", self.peer)
+                self._write(out)
                 self.close(None)
                 return
             if isinstance(result, (bytes, type(None))):
                 if result is not None:
-                    self.transport.write(result)
+                    out.append(result)
             else:
                 self.in_flight = asyncio.ensure_future(result)
                 self.in_flight.add_done_callback(self._completed)
+        self._write(out)
         if self.reading_paused and len(self.queue) <= MAX_QUEUED_REQUESTS // 2 and not self.closed:
             self.reading_paused = False
             self.transport.resume_reading()
+
+    def _write(self, responses: list[bytes]) -> None:
+        if len(responses) == 1:
+            self.transport.write(responses[0])
+        elif responses:
+            self.transport.writelines(responses)
 
     def _completed(self, task: asyncio.Future) -> None:
         self.in_flight = None

@@ -363,6 +363,8 @@ class DecoderCompiler(_Compiler):
         src(indent + 1, f"if {end} > n: raise DecodeError('field {where} overruns the frame')")
         if t == "string":
             src(indent + 1, f"{target} = str(buf[pos:{end}], 'utf-8', 'replace')")
+        elif t == "records":  # a slice: no copy when buf is a memoryview
+            src(indent + 1, f"{target} = buf[pos:{end}]")
         else:
             src(indent + 1, f"{target} = bytes(buf[pos:{end}])")
         src(indent + 1, f"pos = {end}")

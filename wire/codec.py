@@ -1,8 +1,9 @@
 """The Kafka message codec: every API, every version, driven by wire/schema.py.
 
 Messages are dicts with snake_case keys (see wire/schema.py for the fields);
-arrays are lists, uuids 16 raw bytes, ``records`` fields opaque bytes (or, when
-encoding, a list of bytes-like chunks written back to back). Decoding fills
+arrays are lists, uuids 16 raw bytes, ``records`` fields opaque bytes: decoded
+as a slice of the buffer (so a view, not a copy, when given a memoryview), and
+encoded from any bytes-like or a list of chunks written back to back. Decoding fills
 every field the version lacks with its default, so callers can read any field
 at any version (a struct's default is, as in Kafka, the struct of its fields'
 defaults unless the spec says null; absent tagged fields likewise); encoding
