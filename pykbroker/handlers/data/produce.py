@@ -59,6 +59,12 @@ def handle(ctx, request):
             if acks == -1 and partition is not None and partition.high_watermark <= last_offset:
                 waits.append((partition, last_offset + 1, response))
     if acks == 0:
+        failed = {f"{t}-{p}": ErrorCode(r["error_code"]).name for (t, p), r in results.items() if r["error_code"]}
+        if failed:
+            # As Kafka: closing the connection is the only way to tell an acks=0
+            # producer, which then refreshes its metadata.
+            from ...connection import RequestError
+            raise RequestError(f"acks=0 produce failed: {failed}")
         return None
     if waits:
         return _await_replication(ctx, request, results, waits)
