@@ -13,6 +13,9 @@ from .cluster.replica_manager import ReplicaManager, log_config
 from .cluster.store import LocalMetadataStore
 from .cluster.topics import TopicAdmin
 from .config import BrokerConfig
+from .coordinator.group_coordinator import GroupCoordinator
+from .coordinator.txn.coordinator import TransactionCoordinator
+from .coordinator.txn.producer_ids import ProducerIdManager
 from .fetch_sessions import FetchSessionCache
 from .log.errors import LogDirLocked
 from .log.log_config import LogConfig
@@ -36,6 +39,9 @@ class Broker:
         self.store: LocalMetadataStore | None = None
         self.replicas: ReplicaManager | None = None
         self.topics: TopicAdmin | None = None
+        self.txn_coordinator: TransactionCoordinator | None = None
+        self.group_coordinator: GroupCoordinator | None = None
+        self.cluster = None  # a ClusterNode in multi-broker mode (controller.quorum.voters set)
         self.fetch_sessions = FetchSessionCache(config.get("max.incremental.fetch.session.cache.slots"))
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: list[asyncio.Task] = []
@@ -51,13 +57,17 @@ class Broker:
                 self.config.log_dirs, config_for=self._log_config_for, run_blocking=executor_runner(loop),
                 checkpoint_interval_ms=self.config.get("log.flush.offset.checkpoint.interval.ms"),
                 cleaner_backoff_ms=self.config.get("log.cleaner.backoff.ms"),
-                cleaner_enabled=self.config.get("log.cleaner.enable"))
+                cleaner_enabled=self.config.get("log.cleaner.enable"),
+                producer_expiration_check_ms=self.config.get("producer.id.expiration.check.interval.ms"))
         except LogDirLocked as e:
             raise StartupError(str(e)) from None
         self.store = LocalMetadataStore(self.config.log_dirs[0])
         self.store.listeners.append(self._on_metadata)
+        self.producer_ids = ProducerIdManager(self.node_id, self.store)
         self.replicas = ReplicaManager(self.node_id, self.config, self.log_manager, self.store.metadata)
         self.topics = TopicAdmin(self)
+        self.txn_coordinator = TransactionCoordinator(self)
+        self.group_coordinator = GroupCoordinator(self)
         await self._register()
         self._apply_dynamic_configs()
         self.replicas.reconcile()
@@ -68,6 +78,8 @@ class Broker:
             raise StartupError(f"cannot listen on {self.config.listeners}: {e.strerror or e}") from None
         await self._register()  # now with the bound ports
         self._tasks = [asyncio.create_task(self._housekeeping())]
+        self.txn_coordinator.start()
+        self.group_coordinator.start()
         self.started.set()
         log.info("pykbroker node %d started in %.0f ms (cluster id %s), %d partitions",
                  self.node_id, (time.monotonic() - started) * 1000, self.cluster_id,
@@ -100,6 +112,10 @@ class Broker:
             connection.close(None)
         for task in self._tasks:
             task.cancel()
+        if self.txn_coordinator is not None:
+            self.txn_coordinator.stop()
+        if self.group_coordinator is not None:
+            self.group_coordinator.stop()
         for server in self._servers:
             await server.wait_closed()
         if self.log_manager is not None:
@@ -124,9 +140,13 @@ class Broker:
     def _on_metadata(self, command: dict[str, Any]) -> None:
         if command["type"] == "alter_broker_configs":
             self._apply_dynamic_configs()
+        if command["type"] == "delete_topic" and self.group_coordinator is not None:
+            self.group_coordinator.on_topic_deleted(command["name"])
         if command["type"] in ("create_topic", "delete_topic", "add_partitions", "alter_topic_configs",
                                "alter_broker_configs", "change_partition"):
             self.replicas.reconcile()
+            self.txn_coordinator.runtime.sync_leadership()
+            self.group_coordinator.runtime.sync_leadership()
 
     def _apply_dynamic_configs(self) -> None:
         configs = self.store.metadata.broker_configs

@@ -183,6 +183,8 @@ def _broker_defs() -> list[ConfigDef]:
         d("broker.rack", "string", None),
         d("cluster.id", "string", None),
         d("socket.request.max.bytes", "int", 104857600, at_least(1)),
+        # How long the broker's own writes (transaction state, markers) wait for replication.
+        d("request.timeout.ms", "int", 30000, at_least(0)),
         d("connections.max.idle.ms", "long", 600000),
         # Logs
         d("log.dirs", "list", None),
@@ -211,6 +213,8 @@ def _broker_defs() -> list[ConfigDef]:
         d("offsets.retention.minutes", "int", 10080, at_least(1)),
         d("offsets.retention.check.interval.ms", "long", 600000, at_least(1)),
         d("offsets.commit.timeout.ms", "int", 5000, at_least(1)),
+        # The batch compression of the coordinator's writes: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
+        d("offsets.topic.compression.codec", "int", 0, _in_range(0, 4)),
         d("offset.metadata.max.bytes", "int", 4096),
         d("group.initial.rebalance.delay.ms", "int", 3000),
         d("group.min.session.timeout.ms", "int", 6000),

@@ -76,6 +76,9 @@ class ClusterMetadata:
         # Dynamic broker configs: key "" holds the cluster-wide defaults.
         self.broker_configs: dict[str, dict[str, str]] = {}
         self.controller_id: int = -1
+        # The first producer id not yet handed out to a broker (Kafka's
+        # controller allocates them in blocks: ProducerIdsRecord).
+        self.next_producer_id = 0
         self.epoch = 0  # count of applied commands
 
     # --- reading -----------------------------------------------------------
@@ -140,6 +143,12 @@ class ClusterMetadata:
         else:
             self.broker_configs.pop(key, None)
 
+    def _apply_allocate_producer_ids(self, c):
+        """A block of ``count`` producer ids for broker ``node_id``; returns its first id."""
+        first = self.next_producer_id
+        self.next_producer_id += c["count"]
+        return first
+
     def _apply_change_partition(self, c):
         partition = self.topics[c["topic"]].partitions[c["partition"]]
         for key in ("leader", "isr", "replicas"):
@@ -159,6 +168,7 @@ class ClusterMetadata:
             "topics": [{"name": t.name, "topic_id": uuid_str(t.topic_id), "configs": t.configs,
                         "partitions": [vars(p) for p in t.partitions]} for t in self.topics.values()],
             "broker_configs": self.broker_configs,
+            "next_producer_id": self.next_producer_id,
         }
 
     @classmethod
@@ -176,4 +186,5 @@ class ClusterMetadata:
             metadata.topics[topic.name] = topic
             metadata.topic_names[topic.topic_id] = topic.name
         metadata.broker_configs = data.get("broker_configs", {})
+        metadata.next_producer_id = data.get("next_producer_id", 0)
         return metadata

@@ -7,9 +7,13 @@ itself, and the high watermark follows the log end offset at once.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+from wire.records import batch_spans, parse_header
+
 from ..errors import ErrorCode, KafkaError
+from ..log.producer_state import COORDINATOR
 from .metadata import PartitionRegistration
 
 
@@ -58,6 +62,11 @@ class Partition:
 
     @property
     def last_stable_offset(self) -> int:
+        """What read_committed consumers may read up to: the high watermark,
+        or the first offset of an undecided transaction below it."""
+        unstable = self.log.first_unstable_offset
+        if unstable is not None and unstable < self.high_watermark:
+            return unstable
         return self.high_watermark
 
     def maybe_advance_high_watermark(self) -> None:
@@ -69,6 +78,7 @@ class Partition:
     def _set_high_watermark(self, offset: int) -> None:
         if offset != self.high_watermark:
             self.high_watermark = offset
+            self.log.on_high_watermark(offset)
             self.wake_waiters()
 
     def check_min_isr(self) -> None:
@@ -89,6 +99,24 @@ class Partition:
         if len(self.isr) < self.log.config.min_insync_replicas:
             return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
         return None
+
+    async def wait_replicated(self, offset: int, timeout_ms: int) -> ErrorCode:
+        """For an acks=all append ending before ``offset``: NONE once the high
+        watermark passed it, else the error (REQUEST_TIMED_OUT at the deadline)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while (outcome := self.replication_outcome(offset)) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return ErrorCode.REQUEST_TIMED_OUT
+            waiter = asyncio.get_running_loop().create_future()
+            self.add_waiter(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                self.remove_waiter(waiter)
+        return outcome
 
     def check_leader_epoch(self, current_leader_epoch: int) -> None:
         """KIP-320: a client that knows a newer or older epoch than ours."""
@@ -124,11 +152,20 @@ class Partition:
 
     def aborted_transactions(self, fetch_offset: int, data) -> list[dict]:
         """Aborted transactions overlapping fetched data, for read_committed."""
-        return []
+        last = None
+        for pos, _, _ in batch_spans(data):
+            last = pos
+        if last is None:
+            return []
+        end = parse_header(data, last).last_offset + 1
+        return [{"producer_id": t.producer_id, "first_offset": t.first_offset}
+                for t in self.log.collect_aborted_transactions(fetch_offset, end)]
 
     # --- appends ---------------------------------------------------------------
-    def append_as_leader(self, data: bytearray, headers: list) -> Any:
-        info = self.log.append(data, headers, self.leader_epoch)
+    def append_as_leader(self, data: bytearray, headers: list, origin: str = COORDINATOR) -> Any:
+        """Append as the leader; ``origin`` CLIENT for the Produce path (see
+        PartitionLog.append)."""
+        info = self.log.append(data, headers, self.leader_epoch, origin=origin)
         self.maybe_advance_high_watermark()
         self.wake_waiters()
         return info

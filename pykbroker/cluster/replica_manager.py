@@ -21,6 +21,7 @@ def log_config(broker_config: Any, overrides: dict[str, str]) -> LogConfig:
     """The log settings of a topic: its overrides over the broker defaults."""
     values = {name.replace(".", "_"): value
               for name, (value, _, _) in effective_topic_configs(broker_config, overrides).items()}
+    values["producer_id_expiration_ms"] = broker_config.get("producer.id.expiration.ms")
     return LogConfig(**{k: v for k, v in values.items() if k in _LOG_CONFIG_FIELDS})
 
 
@@ -93,6 +94,7 @@ class ReplicaManager:
                 partition = None
             if partition is None:
                 partition_log = self.log_manager.get_or_create_log(key[0], key[1], config)
+                partition_log.config = config  # a log found at start was opened before the metadata was read
                 self.partitions[key] = Partition(key[0], key[1], topic.topic_id, partition_log,
                                                  self.node_id, registration)
             else:

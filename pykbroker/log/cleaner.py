@@ -254,11 +254,14 @@ def prepare_clean(log_: PartitionLog, first_dirty_offset: int, now_ms: int,
     """A job compacting ``log_`` if it needs it (dirty ratio at least
     min.cleanable.dirty.ratio, or dirty data older than max.compaction.lag.ms),
     else None. Only non-active segments below ``upper_bound`` (the last
-    stable offset; default: log end) and older than min.compaction.lag.ms are
-    touched."""
+    stable offset; default: log end) and the first offset of an undecided
+    transaction, and older than min.compaction.lag.ms, are touched."""
     cfg = log_.config
     segments = log_.segments
     limit = log_.log_end_offset if upper_bound is None else upper_bound
+    undecided = log_.first_undecided_offset
+    if undecided is not None:
+        limit = min(limit, undecided)
     cleanable = []
     for seg, nxt in zip(segments, segments[1:]):
         if nxt.base_offset > limit or seg.largest_timestamp() > now_ms - cfg.min_compaction_lag_ms:

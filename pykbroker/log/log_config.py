@@ -39,6 +39,8 @@ class LogConfig:
     compression_type: str = "producer"
     max_message_bytes: int = 1024 * 1024 + 12
     min_insync_replicas: int = 1
+    # A broker setting, carried here for the producer state of each log.
+    producer_id_expiration_ms: int = 24 * 3600 * 1000
 
     def __post_init__(self) -> None:
         # Config tables hold list-typed values as lists.

@@ -10,8 +10,10 @@ The broker calls from its event loop ``enforce_retention`` every
 log.retention.check.interval.ms and ``periodic`` often (every second): it
 flushes logs by flush.ms, writes the checkpoints every
 log.flush.offset.checkpoint.interval.ms, starts compaction every
-log.cleaner.backoff.ms and runs the file deletions file.delete.delay.ms
-postponed. The steps are public too, for callers that schedule them apart.
+log.cleaner.backoff.ms, forgets idle producers every
+producer.id.expiration.check.interval.ms and runs the file deletions
+file.delete.delay.ms postponed. The steps are public too, for callers that
+schedule them apart.
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ class LogManager:
     def __init__(self, log_dirs: list[str], *, config_for: Callable[[str], LogConfig] = lambda topic: LogConfig(),
                  run_blocking: RunBlocking = run_inline, clock: Callable[[], int] = time_ms,
                  checkpoint_interval_ms: int = 60_000, cleaner_backoff_ms: int = 15_000,
-                 cleaner_enabled: bool = True):
+                 cleaner_enabled: bool = True, producer_expiration_check_ms: int = 600_000):
         """Lock ``log_dirs`` and load every log in them. ``config_for(topic)``
         gives the configuration of logs found there (the broker sets
         ``log.config`` on each afterwards if it knows better)."""
@@ -83,6 +85,8 @@ class LogManager:
         self.checkpoint_interval_ms = checkpoint_interval_ms
         self.cleaner_backoff_ms = cleaner_backoff_ms
         self.cleaner_enabled = cleaner_enabled
+        self.producer_expiration_check_ms = producer_expiration_check_ms
+        self._next_producer_expiry_ms = clock() + producer_expiration_check_ms
         self._next_checkpoint_ms = clock() + checkpoint_interval_ms
         self._next_clean_ms = clock()
         self._lock_fds: list[int] = []
@@ -225,6 +229,10 @@ class LogManager:
         if self.cleaner_enabled and now >= self._next_clean_ms:
             self.clean_logs(now)
             self._next_clean_ms = now + self.cleaner_backoff_ms
+        if now >= self._next_producer_expiry_ms:
+            for l in self._logs.values():
+                l.remove_expired_producers(now)
+            self._next_producer_expiry_ms = now + self.producer_expiration_check_ms
         self.delete_expired_files(now)
 
     def enforce_retention(self, now_ms: int | None = None,

@@ -15,13 +15,15 @@ import re
 import time
 from typing import Any, Callable, NamedTuple
 
-from wire.records import (BatchHeader, decode_records, parse_header, set_base_offset, set_log_append_time,
-                          set_partition_leader_epoch)
+from wire.records import (ABORT, COMMIT, BatchHeader, RecordsError, decode_records, parse_control_record,
+                          parse_header, set_base_offset, set_log_append_time, set_partition_leader_epoch)
 
 from .checkpoints import fsync_dir
 from .errors import OffsetOutOfRange, UnexpectedAppendOffset
 from .leader_epoch import LeaderEpochCache
 from .log_config import LogConfig
+from .producer_state import CLIENT, COORDINATOR, REPLICATION, CompletedTxn, ProducerAppend, ProducerStateManager
+from .txn_index import AbortedTxn
 from .segment import INDEX_SUFFIX, INT32_MAX, LOG_SUFFIX, SUFFIXES, TIME_INDEX_SUFFIX, LogSegment, iter_batches
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ DELETED_SUFFIX = ".deleted"
 CLEANED_SUFFIX = ".cleaned"
 SWAP_SUFFIX = ".swap"
 _PARTITION_DIR = re.compile(r"^(.+)-(\d+)$")
-_SEGMENT_FILE = re.compile(r"^(\d{20})(\.log|\.index|\.timeindex)$")
+_SEGMENT_FILE = re.compile(r"^(\d{20})(\.log|\.index|\.timeindex|\.txnindex)$")
 
 
 def run_inline(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
@@ -63,7 +65,10 @@ class AppendInfo(NamedTuple):
     last_offset: int
     max_timestamp: int
     offset_of_max_timestamp: int   # last offset of the (first) batch holding max_timestamp
-    log_append_time: int           # -1 unless the topic uses LogAppendTime
+    # -1 unless the topic uses LogAppendTime; for a duplicate, as in Kafka,
+    # the timestamp of the batch it repeats.
+    log_append_time: int
+    duplicate: bool = False        # a retried batch already in the log: nothing was written
 
 
 class PartitionLog:
@@ -90,6 +95,8 @@ class PartitionLog:
         self.generation = 0
         self.last_flush_ms = clock()
         self.leader_epochs = LeaderEpochCache(os.path.join(dir, LEADER_EPOCH_FILE))
+        self.producer_state = ProducerStateManager(dir, f"{self.topic}-{self.partition}")
+        self._high_watermark = 0   # as last told by the partition (on_high_watermark)
         self.closed = False
 
     # -- opening -----------------------------------------------------------
@@ -121,6 +128,7 @@ class PartitionLog:
         self._log_start_offset = min(max(log_start_offset, self._bases[0]), self._leo)
         self.leader_epochs.truncate_from_end(self._leo)
         self.leader_epochs.truncate_from_start(self._log_start_offset)
+        self._load_producer_state(now)
         return self
 
     def _tidy_files(self) -> list[int]:
@@ -188,6 +196,28 @@ class PartitionLog:
                 del self._segments[i + 1:], self._bases[i + 1:]
                 break
         self._leo = self._active.next_offset()
+        self._active.txn_index.truncate_to(self._leo)
+
+    def _load_producer_state(self, now: int) -> None:
+        """Producer state from the latest snapshot, then the log after it
+        replayed by batch headers (control batches read whole: one record)."""
+        state = self.producer_state
+        start = state.load(self._log_start_offset, self._leo, now, self.config.producer_id_expiration_ms)
+        if start < self._leo:
+            replay = state.replay()
+            i = max(0, bisect.bisect_right(self._bases, start) - 1)
+            for seg in self._segments[i:]:
+                found = seg.find_batch(start)
+                if found is None:
+                    continue
+                for pos, h in seg.read_batch_headers(found[0]):
+                    if h.producer_id >= 0:
+                        batch = seg.read_at(pos, h.size) if h.is_control else None
+                        _track_producer(replay, h, h.base_offset, h.last_offset, h.max_timestamp, batch)
+            self._complete_txns(state.apply(replay))
+        state.map_end_offset = self._leo
+        state.on_high_watermark(min(self._high_watermark, self._leo))
+        state.remove_expired(now, self.config.producer_id_expiration_ms)
 
     def _new_segment(self, base: int, now: int) -> LogSegment:
         return LogSegment.create(self.dir, base, now_ms=now, index_interval_bytes=self.config.index_interval_bytes)
@@ -252,16 +282,22 @@ class PartitionLog:
     # -- appending ---------------------------------------------------------
 
     def append(self, data: bytearray, headers: list[BatchHeader], leader_epoch: int,
-               now_ms: int | None = None) -> AppendInfo:
+               now_ms: int | None = None, origin: str = COORDINATOR) -> AppendInfo:
         """Append validated v2 batches as a leader: assign offsets from the log
         end offset by rewriting each batch's baseOffset and
-        partitionLeaderEpoch in place (and its timestamp for LogAppendTime)."""
+        partitionLeaderEpoch in place (and its timestamp for LogAppendTime).
+
+        Batches of idempotent and transactional producers are checked against
+        the producer state first (raising a ProducerStateError); with
+        ``origin`` CLIENT (the Produce path) sequences are checked too and a
+        retried batch is answered with its first append's offsets, unwritten."""
         now = self._now(now_ms)
         append_time = self.config.log_append_time
         first = offset = self._leo
         pos = 0
         batches = []
         max_ts, offset_of_max = -1, -1
+        producers: ProducerAppend | None = None
         for h in headers:
             size = h.size
             set_base_offset(data, pos, offset)
@@ -271,6 +307,15 @@ class PartitionLog:
                 set_log_append_time(data, pos, now)
                 ts = now
             last = offset + h.last_offset_delta
+            if h.producer_id >= 0:
+                if origin == CLIENT and not h.is_control:
+                    duplicate = self.producer_state.find_duplicate(h)
+                    if duplicate is not None:
+                        return AppendInfo(duplicate.first_offset, duplicate.last_offset, duplicate.timestamp,
+                                          duplicate.last_offset, duplicate.timestamp, duplicate=True)
+                if producers is None:
+                    producers = self.producer_state.begin(origin)
+                _track_producer(producers, h, offset, last, ts, memoryview(data)[pos:pos + size])
             if ts > max_ts:
                 max_ts, offset_of_max = ts, last
             batches.append((pos, last, ts, size))
@@ -279,6 +324,7 @@ class PartitionLog:
         if not headers or pos != len(data):
             raise ValueError(f"batch headers describe {pos} bytes, data has {len(data)}")
         self._write(data, batches, first, max_ts, now)
+        self._producers_appended(producers)
         if leader_epoch > self.latest_epoch:
             self.leader_epochs.assign(leader_epoch, first)
         return AppendInfo(first, offset - 1, max_ts, offset_of_max, now if append_time else -1)
@@ -294,11 +340,17 @@ class PartitionLog:
         batches = []
         new_epochs = []
         max_ts, offset_of_max = -1, -1
+        producers: ProducerAppend | None = None
         for h in headers:
             if h.base_offset < expected:
                 raise UnexpectedAppendOffset(
                     f"batch at offset {h.base_offset} but the log expects {expected} or later")
             last = h.last_offset
+            if h.producer_id >= 0:
+                if producers is None:
+                    producers = self.producer_state.begin(REPLICATION)
+                _track_producer(producers, h, h.base_offset, last, h.max_timestamp,
+                                memoryview(data)[pos:pos + h.size])
             if h.max_timestamp > max_ts:
                 max_ts, offset_of_max = h.max_timestamp, last
             batches.append((pos, last, h.max_timestamp, h.size))
@@ -310,6 +362,7 @@ class PartitionLog:
         if not headers or pos != len(data):
             raise ValueError(f"batch headers describe {pos} bytes, data has {len(data)}")
         self._write(data, batches, headers[0].base_offset, max_ts, now)
+        self._producers_appended(producers)
         for epoch, start in new_epochs:
             self.leader_epochs.assign(epoch, start)
         return AppendInfo(headers[0].base_offset, expected - 1, max_ts, offset_of_max, -1)
@@ -322,6 +375,22 @@ class PartitionLog:
         self._leo = last + 1
         if self.unflushed_messages >= self.config.flush_messages:
             self.flush()
+
+    def _producers_appended(self, producers: ProducerAppend | None) -> None:
+        """Install the producer state of an append now written, indexing the
+        transactions it aborted."""
+        if producers is not None:
+            self._complete_txns(self.producer_state.apply(producers))
+        self.producer_state.map_end_offset = self._leo
+
+    def _complete_txns(self, completed: list[tuple[CompletedTxn, int]]) -> None:
+        """Index the aborted ones among completed transactions, in the segment
+        of their marker."""
+        for txn, last_stable_offset in completed:
+            if txn.aborted:
+                seg = self._segments[bisect.bisect_right(self._bases, txn.last_offset) - 1]
+                seg.txn_index.add(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset,
+                                             last_stable_offset))
 
     def _should_roll(self, n_bytes: int, n_batches: int, last: int, max_ts: int, now: int) -> bool:
         seg, cfg = self._active, self.config
@@ -341,6 +410,10 @@ class PartitionLog:
         self._roll(self._leo, self._now(now_ms))
 
     def _roll(self, base: int, now: int) -> None:
+        # As in Kafka, the producer state as of each segment's start is kept
+        # beside it, so that recovery replays at most the segments after it.
+        self.producer_state.map_end_offset = base
+        self.producer_state.take_snapshot()
         old = self._active
         if old.size == 0:
             # Nothing to keep: re-base the empty segment, as Kafka does.
@@ -414,6 +487,42 @@ class PartitionLog:
                     return r.offset, ts
         return offset, ts
 
+    # -- transactions ------------------------------------------------------
+
+    @property
+    def first_unstable_offset(self) -> int | None:
+        """The first offset of a transaction not yet decided (or whose marker
+        is above the high watermark): the LSO cannot pass it. None if none."""
+        offset = self.producer_state.first_unstable_offset()
+        return None if offset is None else max(offset, self._log_start_offset)
+
+    @property
+    def first_undecided_offset(self) -> int | None:
+        """The first offset of an open transaction (None if none): what
+        compaction must not reach."""
+        ongoing = self.producer_state.ongoing_transactions()
+        return ongoing[0][0] if ongoing else None
+
+    def on_high_watermark(self, high_watermark: int) -> None:
+        """Transactions whose marker is below the high watermark no longer hold the LSO back."""
+        self._high_watermark = high_watermark
+        self.producer_state.on_high_watermark(high_watermark)
+
+    def collect_aborted_transactions(self, start: int, end: int) -> list[AbortedTxn]:
+        """Aborted transactions overlapping offsets [start, end), from the
+        transaction indexes of the segment holding ``start`` and after it."""
+        found = []
+        i = max(0, bisect.bisect_right(self._bases, start) - 1)
+        for seg in self._segments[i:]:
+            txns, complete = seg.txn_index.collect(start, end)
+            found += txns
+            if complete:
+                break
+        return found
+
+    def remove_expired_producers(self, now_ms: int | None = None) -> None:
+        self.producer_state.remove_expired(self._now(now_ms), self.config.producer_id_expiration_ms)
+
     # -- truncation and deletion ------------------------------------------
 
     def truncate_to(self, offset: int, now_ms: int | None = None) -> None:
@@ -434,6 +543,7 @@ class PartitionLog:
         self._log_start_offset = min(self._log_start_offset, self._leo)
         self._recovery_point = min(self._recovery_point, self._leo)
         self.leader_epochs.truncate_from_end(self._leo)
+        self._load_producer_state(self._now(now_ms))
 
     def truncate_fully_and_start_at(self, offset: int, now_ms: int | None = None) -> None:
         """Empty the log and restart it at ``offset``."""
@@ -444,6 +554,7 @@ class PartitionLog:
         self._add_segment(self._new_segment(offset, self._now(now_ms)))
         self._leo = self._log_start_offset = self._recovery_point = offset
         self.leader_epochs.clear()
+        self.producer_state.truncate_fully(offset)
 
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: move the log start offset up to ``offset`` (which may
@@ -507,6 +618,7 @@ class PartitionLog:
         del self._segments[:n], self._bases[:n]
         for seg in doomed:
             self._delete_files(seg.rename_to_deleted())
+        self.producer_state.delete_snapshots_below(self._bases[0])
         if self._bases[0] > self._log_start_offset:
             self._log_start_offset = self._bases[0]
             self.leader_epochs.truncate_from_start(self._log_start_offset)
@@ -574,6 +686,8 @@ class PartitionLog:
             return
         self._active.on_become_inactive()
         if flush:
+            # The producer state as of the log end: a clean restart replays nothing.
+            self.producer_state.take_snapshot()
             self._sync(self._segments, True, self._leo)
         for seg in self._segments:
             seg.close()
@@ -582,3 +696,24 @@ class PartitionLog:
     def __repr__(self) -> str:
         return (f"PartitionLog({self.topic}-{self.partition}, start={self._log_start_offset}, "
                 f"end={self._leo}, segments={len(self._segments)})")
+
+
+def _track_producer(producers: ProducerAppend, h: BatchHeader, first: int, last: int, timestamp: int,
+                    batch) -> None:
+    """Feed one batch of a producer to ``producers``; ``batch`` (its bytes)
+    is read only for control batches, whose record says what they mark."""
+    if not h.is_control:
+        producers.add_data(h, first, last, timestamp)
+        return
+    try:
+        records = decode_records(batch)
+    except RecordsError:
+        return
+    if not records:
+        return   # a marker emptied by compaction: its transaction is gone too
+    try:
+        marker = parse_control_record(records[0].key, records[0].value)
+    except RecordsError:
+        return
+    if marker.type in (ABORT, COMMIT):
+        producers.add_marker(h, first, marker.type, marker.coordinator_epoch, records[0].timestamp)

@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 from wire.records import HEADER_SIZE, LOG_OVERHEAD, MAGIC, BatchHeader, crc_matches, parse_header
 
 from .index import IndexCorrupt, OffsetIndex, TimeIndex
+from .txn_index import TXN_INDEX_SUFFIX, TransactionIndex
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class LogSegment:
         self.log_path = name + LOG_SUFFIX
         self.index_path = name + INDEX_SUFFIX
         self.time_index_path = name + TIME_INDEX_SUFFIX
+        # Aborted transactions whose marker is in this segment.
+        self.txn_index = TransactionIndex(name + TXN_INDEX_SUFFIX)
         self.created_ms = created_ms
         self.index_interval_bytes = index_interval_bytes
         self.size = 0
@@ -317,6 +320,7 @@ class LogSegment:
         position = found[0]
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
+        self.txn_index.truncate_to(offset)
         os.ftruncate(self.fd, position)
         removed = self.size - position
         self.size = position
@@ -385,6 +389,9 @@ class LogSegment:
                 fd = index.dup_fd()
                 if fd is not None:
                     fds.append(fd)
+        fd = self.txn_index.dup_fd()
+        if fd is not None:
+            fds.append(fd)
         return fds
 
     def close_index_files(self) -> None:
@@ -402,7 +409,7 @@ class LogSegment:
         """Close and rename the files to ``*.deleted``; returns the new paths."""
         self.close()
         renamed = []
-        for path in (self.log_path, self.index_path, self.time_index_path):
+        for path in (self.log_path, self.index_path, self.time_index_path, self.txn_index.path):
             try:
                 os.rename(path, path + ".deleted")
                 renamed.append(path + ".deleted")

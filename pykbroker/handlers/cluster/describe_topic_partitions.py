@@ -30,6 +30,9 @@ def handle(ctx, request):
             break
         first = cursor["partition_index"] if cursor is not None and name == cursor["topic_name"] else 0
         partitions = describe_partitions(metadata, topic, ctx.listener, first, budget)
+        for partition in partitions:
+            # Kafka always sets these lists (the Java admin client reads them), empty without ELR.
+            partition.update(eligible_leader_replicas=[], last_known_elr=[])
         budget -= len(partitions)
         topics.append({"error_code": ErrorCode.NONE, "name": name, "topic_id": topic.topic_id,
                        "is_internal": is_internal(name), "partitions": partitions,

@@ -18,6 +18,7 @@ from wire.records import RecordsError
 from ...config import LONG_MAX
 from ...errors import ErrorCode, KafkaError
 from ...cluster.topics import is_internal
+from ...log.producer_state import CLIENT, ProducerStateError
 
 API_KEY = 0
 VERSIONS = (0, 11)
@@ -43,7 +44,8 @@ def handle(ctx, request):
                 response["error_code"] = ErrorCode.INVALID_REQUIRED_ACKS
                 continue
             try:
-                partition, last_offset = _append(ctx, name, index, partition_data["records"], acks, response)
+                partition, last_offset = _append(ctx, name, index, partition_data["records"], acks, response,
+                                                 request["transactional_id"])
             except KafkaError as e:
                 response["error_code"] = e.code
                 response["error_message"] = e.message
@@ -55,6 +57,10 @@ def handle(ctx, request):
                 response["error_message"] = str(e)
                 if e.error_code == ErrorCode.INVALID_RECORD:
                     response["record_errors"] = [{"batch_index": 0, "batch_index_error_message": str(e)}]
+                continue
+            except ProducerStateError as e:
+                response["error_code"] = e.code
+                response["error_message"] = str(e)
                 continue
             if acks == -1 and partition is not None and partition.high_watermark <= last_offset:
                 waits.append((partition, last_offset + 1, response))
@@ -71,7 +77,7 @@ def handle(ctx, request):
     return _response(request, results)
 
 
-def _append(ctx, topic, index, data, acks, response):
+def _append(ctx, topic, index, data, acks, response, transactional_id=None):
     broker = ctx.broker
     partition = broker.replicas.leader_partition(topic, index)
     if is_internal(topic) and ctx.client_id != _ADMIN_CLIENT_ID:
@@ -86,13 +92,14 @@ def _append(ctx, topic, index, data, acks, response):
         return None, -1  # nothing whole to append: Kafka answers success
     if acks == -1:
         partition.check_min_isr()
+    if header.is_transactional:
+        broker.txn_coordinator.check_transactional_write(transactional_id, partition, header, ctx.api_version)
     batch = bytearray(memoryview(data)[:header.size])  # a trailing partial batch is dropped
     batch, header = _apply_topic_policies(batch, header, config, now_ms)
-    info = partition.append_as_leader(batch, [header])
+    info = partition.append_as_leader(batch, [header], origin=CLIENT)
     response["base_offset"] = info.first_offset
     response["log_start_offset"] = partition.log_start_offset
-    if header.log_append_time:
-        response["log_append_time_ms"] = now_ms
+    response["log_append_time_ms"] = info.log_append_time
     return partition, info.last_offset
 
 

@@ -1,0 +1,3 @@
+"""Coordinators backed by internal topics: the shared runtime (``runtime``),
+the group coordinator (``group_coordinator`` and the modules it names) and
+the transaction coordinator (``txn``)."""

@@ -1,0 +1,56 @@
+"""AddPartitionsToTxn (key 24), versions 0-5.
+
+v0-3 come from producers: one transaction whose partitions join it (the
+same error for all of them; partitions of unknown topics get
+UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED, as in
+Kafka). v4+ come from brokers and batch several transactions, each either
+added or, with VerifyOnly, checked (KIP-890's verification before a
+transactional write). v2+ know PRODUCER_FENCED, v5+ TRANSACTION_ABORTABLE.
+"""
+from ...errors import ErrorCode
+from . import for_version
+
+API_KEY = 24
+VERSIONS = (0, 5)
+
+
+def handle(ctx, request):
+    if ctx.api_version <= 3:
+        return _client(ctx, request)
+    return _batched(ctx, request)
+
+
+async def _client(ctx, request):
+    topics = request["v3_and_below_topics"]
+    results = await _add(ctx, request["v3_and_below_transactional_id"], request["v3_and_below_producer_id"],
+                         request["v3_and_below_producer_epoch"], topics, verify_only=False)
+    return {"results_by_topic_v3_and_below": results}
+
+
+async def _batched(ctx, request):
+    out = []
+    for txn in request["transactions"]:
+        out.append({"transactional_id": txn["transactional_id"], "topic_results": await _add(
+            ctx, txn["transactional_id"], txn["producer_id"], txn["producer_epoch"], txn["topics"],
+            txn["verify_only"])})
+    return {"error_code": ErrorCode.NONE, "results_by_transaction": out}
+
+
+async def _add(ctx, transactional_id, producer_id, epoch, topics, verify_only):
+    partitions = [(t["name"], p) for t in topics for p in t["partitions"]]
+    metadata = ctx.broker.store.metadata.topics
+    unknown = {(t, p) for t, p in partitions if t not in metadata or not 0 <= p < len(metadata[t].partitions)}
+    coordinator = ctx.broker.txn_coordinator
+    if unknown:
+        errors = {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown else ErrorCode.OPERATION_NOT_ATTEMPTED
+                  for tp in partitions}
+    elif verify_only:
+        errors = coordinator.verify_partitions(transactional_id, producer_id, epoch, partitions)
+    else:
+        code = await coordinator.add_partitions(transactional_id, producer_id, epoch, set(partitions))
+        errors = {tp: code for tp in partitions}
+    by_topic = {}
+    for (topic, index), code in errors.items():
+        by_topic.setdefault(topic, []).append(
+            {"partition_index": index, "partition_error_code": for_version(code, ctx.api_version, 2, 5)})
+    return [{"name": topic, "results_by_partition": results} for topic, results in by_topic.items()]
