@@ -12,7 +12,8 @@ from .cluster.metadata import new_uuid, uuid_str
 from .cluster.replica_manager import ReplicaManager, log_config
 from .cluster.store import LocalMetadataStore
 from .cluster.topics import TopicAdmin
-from .config import BrokerConfig
+from .cluster.node import ClusterNode, is_multi_node
+from .config import BrokerConfig, ConfigError
 from .coordinator.group_coordinator import GroupCoordinator
 from .coordinator.txn.coordinator import TransactionCoordinator
 from .coordinator.txn.producer_ids import ProducerIdManager
@@ -61,22 +62,43 @@ class Broker:
                 producer_expiration_check_ms=self.config.get("producer.id.expiration.check.interval.ms"))
         except LogDirLocked as e:
             raise StartupError(str(e)) from None
-        self.store = LocalMetadataStore(self.config.log_dirs[0])
+        if is_multi_node(self.config):
+            try:
+                self.cluster = ClusterNode(self)
+                self.cluster.start_store()
+            except (ConfigError, OSError) as e:
+                self.log_manager.shutdown()
+                raise StartupError(str(e)) from None
+            self.store = self.cluster.store
+        else:
+            self.store = LocalMetadataStore(self.config.log_dirs[0])
         self.store.listeners.append(self._on_metadata)
         self.producer_ids = ProducerIdManager(self.node_id, self.store)
         self.replicas = ReplicaManager(self.node_id, self.config, self.log_manager, self.store.metadata)
         self.topics = TopicAdmin(self)
         self.txn_coordinator = TransactionCoordinator(self)
         self.group_coordinator = GroupCoordinator(self)
-        await self._register()
-        self._apply_dynamic_configs()
-        self.replicas.reconcile()
+        if self.cluster is None:
+            await self._register()
+            self._apply_dynamic_configs()
+            self.replicas.reconcile()
+        else:
+            self.replicas.ready = False  # until registered: see ClusterNode
         try:
             self._servers = await start_listeners(self, self.config.broker_listeners())
         except OSError as e:
             self.log_manager.shutdown()
+            if self.cluster is not None:
+                self.cluster.store.close()
             raise StartupError(f"cannot listen on {self.config.listeners}: {e.strerror or e}") from None
-        await self._register()  # now with the bound ports
+        if self.cluster is None:
+            await self._register()  # now with the bound ports
+        else:
+            try:
+                await self.cluster.start()
+            except ConfigError as e:  # this node does not belong to the cluster it found
+                await self.stop()
+                raise StartupError(str(e)) from None
         self._tasks = [asyncio.create_task(self._housekeeping())]
         self.txn_coordinator.start()
         self.group_coordinator.start()
@@ -106,6 +128,8 @@ class Broker:
         if self.stopped:
             return
         self.stopped = True
+        if self.cluster is not None:
+            await self.cluster.stop()
         for server in self._servers:
             server.close()
         for connection in list(self.connections):
@@ -143,7 +167,7 @@ class Broker:
         if command["type"] == "delete_topic" and self.group_coordinator is not None:
             self.group_coordinator.on_topic_deleted(command["name"])
         if command["type"] in ("create_topic", "delete_topic", "add_partitions", "alter_topic_configs",
-                               "alter_broker_configs", "change_partition"):
+                               "alter_broker_configs", "change_partition") or self.replicas.leadership_changed():
             self.replicas.reconcile()
             self.txn_coordinator.runtime.sync_leadership()
             self.group_coordinator.runtime.sync_leadership()

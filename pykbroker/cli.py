@@ -1,5 +1,6 @@
 """Command line: ``pykbroker [server.properties] [--override name=value ...]``,
-started the way Kafka users start a broker."""
+started the way Kafka users start a broker; ``pykbroker cluster --brokers N``
+starts a cluster of N on this machine (see ``local_cluster``)."""
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,11 @@ def load_config(args: argparse.Namespace) -> BrokerConfig:
 
 def main(argv: list[str] | None = None) -> int:
     import os
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cluster"]:
+        from .local_cluster import main as cluster_main
+        return cluster_main(argv[1:])
+    args = parse_args(argv)
     level = (args.log_level or os.environ.get("PYKBROKER_LOG_LEVEL") or "INFO").upper()
     logging.basicConfig(level=level, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -50,15 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pykbroker: {e}", file=sys.stderr)
         return 2
     from .broker import StartupError, run_until_signalled
+    from .cluster.node import run_controller_until_signalled
+    # process.roles=controller alone: a metadata quorum voter, no broker.
+    run = run_until_signalled if "broker" in config.get("process.roles") else run_controller_until_signalled
     try:
         import uvloop
     except ImportError:
         uvloop = None
     try:
         if uvloop is not None:
-            uvloop.run(run_until_signalled(config))
+            uvloop.run(run(config))
         else:
-            asyncio.run(run_until_signalled(config))
+            asyncio.run(run(config))
     except StartupError as e:
         print(f"pykbroker: {e}", file=sys.stderr)
         return 1

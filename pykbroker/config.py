@@ -205,6 +205,9 @@ def _broker_defs() -> list[ConfigDef]:
         d("replica.fetch.max.bytes", "int", 1048576),
         d("replica.fetch.wait.max.ms", "int", 500),
         d("replica.fetch.response.max.bytes", "int", 10485760),
+        d("replica.fetch.min.bytes", "int", 1, at_least(1)),
+        d("replica.fetch.backoff.ms", "int", 1000, at_least(0)),
+        d("replica.socket.timeout.ms", "int", 30000, at_least(1)),
         d("max.incremental.fetch.session.cache.slots", "int", 1000, at_least(0)),
         # Groups and offsets
         d("offsets.topic.num.partitions", "int", 50, at_least(1)),
@@ -244,6 +247,7 @@ def _broker_defs() -> list[ConfigDef]:
         # Metadata quorum (multi-broker mode)
         d("metadata.log.dir", "string", None),
         d("broker.session.timeout.ms", "int", 9000),
+        d("controller.quorum.election.timeout.ms", "int", 1000, at_least(1)),
         d("broker.heartbeat.interval.ms", "int", 2000),
         d("controlled.shutdown.enable", "boolean", True),
         d("auto.leader.rebalance.enable", "boolean", True),

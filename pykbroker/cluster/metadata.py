@@ -12,6 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ErrorCode
+from . import replication_control
+
 ZERO_UUID = bytes(16)
 
 
@@ -40,6 +43,10 @@ class BrokerRegistration:
     rack: str | None = None
     fenced: bool = False
     epoch: int = 0
+    # Multi-broker mode: a new one each time the broker process starts, and
+    # set while it moves its partitions away before stopping.
+    incarnation: str | None = None
+    in_controlled_shutdown: bool = False
 
     def endpoint(self, listener: str) -> tuple[str, int] | None:
         for name, host, port in self.endpoints:
@@ -80,6 +87,9 @@ class ClusterMetadata:
         # controller allocates them in blocks: ProducerIdsRecord).
         self.next_producer_id = 0
         self.epoch = 0  # count of applied commands
+        # Bumped by every change of brokers' state or partition leadership and
+        # ISRs (not persisted): tells hosts of partitions to look again.
+        self.leadership_version = 0
 
     # --- reading -----------------------------------------------------------
     def topic_by_id(self, topic_id: bytes) -> TopicRegistration | None:
@@ -88,6 +98,15 @@ class ClusterMetadata:
 
     def live_brokers(self) -> list[BrokerRegistration]:
         return [b for _, b in sorted(self.brokers.items()) if not b.fenced]
+
+    def controller_for_clients(self) -> int:
+        """The controller id Metadata and DescribeCluster tell clients: KRaft
+        brokers name a live broker (clients send controller requests there);
+        the active controller when it is one."""
+        live = [b.node_id for b in self.live_brokers()]
+        if self.controller_id in live or not live:
+            return self.controller_id
+        return live[0]
 
     # --- commands ------------------------------------------------------------
     def apply(self, command: dict[str, Any]) -> Any:
@@ -101,9 +120,27 @@ class ClusterMetadata:
             self.cluster_id = c["cluster_id"]
 
     def _apply_register_broker(self, c):
+        if "incarnation" in c:  # multi-broker mode
+            return replication_control.register_broker(self, c)
         self.brokers[c["node_id"]] = BrokerRegistration(
             c["node_id"], [tuple(e) for e in c["endpoints"]], c.get("rack"),
             c.get("fenced", False), c.get("epoch", 0))
+
+    # Broker life cycle and partition leadership: see replication_control.
+    def _apply_broker_heartbeat(self, c):
+        return replication_control.broker_heartbeat(self, c)
+
+    def _apply_fence_broker(self, c):
+        return replication_control.fence_broker(self, c)
+
+    def _apply_controlled_shutdown(self, c):
+        return replication_control.controlled_shutdown(self, c)
+
+    def _apply_alter_partition(self, c):
+        return replication_control.alter_partition(self, c)
+
+    def _apply_elect_leaders(self, c):
+        return replication_control.elect_leaders(self, c)
 
     def _apply_set_broker_fenced(self, c):
         broker = self.brokers.get(c["node_id"])
@@ -114,10 +151,14 @@ class ClusterMetadata:
         self.controller_id = c["node_id"]
 
     def _apply_create_topic(self, c):
+        # With several brokers two may create the same name at once: the first wins.
+        if c["name"] in self.topics:
+            return ErrorCode.TOPIC_ALREADY_EXISTS
         topic_id = uuid_from_str(c["topic_id"])
         self.topics[c["name"]] = TopicRegistration(
             c["name"], topic_id,
-            [PartitionRegistration(list(r), list(r), r[0] if r else -1) for r in c["assignments"]],
+            [PartitionRegistration(list(r), *replication_control.initial_partition(self, r))
+             for r in c["assignments"]],
             dict(c.get("configs", {})))
         self.topic_names[topic_id] = c["name"]
 
@@ -127,10 +168,14 @@ class ClusterMetadata:
             self.topic_names.pop(topic.topic_id, None)
 
     def _apply_add_partitions(self, c):
-        topic = self.topics[c["name"]]
+        topic = self.topics.get(c["name"])
+        if topic is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        if len(topic.partitions) != c.get("from", len(topic.partitions)):  # grown meanwhile by another request
+            return ErrorCode.INVALID_PARTITIONS
         for replicas in c["assignments"]:
-            topic.partitions.append(PartitionRegistration(list(replicas), list(replicas),
-                                                          replicas[0] if replicas else -1))
+            topic.partitions.append(PartitionRegistration(
+                list(replicas), *replication_control.initial_partition(self, replicas)))
 
     def _apply_alter_topic_configs(self, c):
         self.topics[c["name"]].configs = dict(c["configs"])

@@ -32,6 +32,14 @@ class ReplicaManager:
         self.log_manager = log_manager
         self.metadata = metadata
         self.partitions: dict[tuple[str, int], Partition] = {}
+        # Multi-broker mode: off until this broker's registration is applied,
+        # so that it never acts on the metadata it replays meanwhile; then the
+        # partitions' way to propose ISR changes, and who learns of
+        # partitions changing (the replica fetchers).
+        self.ready = True
+        self.isr_changer = None
+        self.on_reconciled: list = []
+        self._reconciled_version = -1
 
     def get(self, topic: str, index: int) -> Partition | None:
         return self.partitions.get((topic, index))
@@ -67,10 +75,18 @@ class ReplicaManager:
         return {"leader_id": p.leader, "leader_epoch": p.leader_epoch}
 
 
+    def leadership_changed(self) -> bool:
+        """Whether brokers' state or partition leadership or ISRs changed
+        since the last reconcile (multi-broker mode)."""
+        return self.metadata.leadership_version != self._reconciled_version
+
     def reconcile(self) -> None:
         """Bring hosted partitions in line with the metadata: called at start
         and after every metadata change (changes are rare, so the whole
         comparison is cheap enough and has no incremental special cases)."""
+        if not self.ready:
+            return
+        self._reconciled_version = self.metadata.leadership_version
         wanted: dict[tuple[str, int], tuple[TopicRegistration, Any]] = {}
         for topic in self.metadata.topics.values():
             for index, registration in enumerate(topic.partitions):
@@ -95,8 +111,12 @@ class ReplicaManager:
             if partition is None:
                 partition_log = self.log_manager.get_or_create_log(key[0], key[1], config)
                 partition_log.config = config  # a log found at start was opened before the metadata was read
-                self.partitions[key] = Partition(key[0], key[1], topic.topic_id, partition_log,
-                                                 self.node_id, registration)
+                partition = self.partitions[key] = Partition(key[0], key[1], topic.topic_id, partition_log,
+                                                             self.node_id, registration)
+                partition.isr_changer = self.isr_changer
+                partition.replica_lag_time_max_ms = self.broker_config.get("replica.lag.time.max.ms")
             else:
                 partition.log.config = config
                 partition.update_registration(registration)
+        for hook in self.on_reconciled:
+            hook(self.partitions)

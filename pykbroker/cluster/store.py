@@ -30,7 +30,8 @@ class LocalMetadataStore:
     def is_controller(self) -> bool:
         return True
 
-    async def submit(self, command: dict[str, Any]) -> Any:
+    async def submit(self, command: dict[str, Any], timeout: float | None = None) -> Any:
+        """Apply and persist ``command`` (at once: ``timeout`` is for the Raft store's sake)."""
         result = self.metadata.apply(command)
         self._persist()
         for listener in self.listeners:

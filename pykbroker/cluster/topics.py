@@ -88,7 +88,8 @@ class TopicAdmin:
         command = self.plan_topic(name, num_partitions, replication_factor, assignments, configs or {})
         if validate_only:
             return command
-        await self.broker.store.submit(command)
+        if await self.broker.store.submit(command) == ErrorCode.TOPIC_ALREADY_EXISTS:
+            raise KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
         return self.metadata.topics[name]
 
     def place_replicas(self, num_partitions: int, replication_factor: int,
@@ -168,7 +169,10 @@ class TopicAdmin:
         else:
             assignments = self.place_replicas(added, len(topic.partitions[0].replicas), current)
         if not validate_only:
-            await self.broker.store.submit({"type": "add_partitions", "name": name, "assignments": assignments})
+            code = await self.broker.store.submit({"type": "add_partitions", "name": name, "from": current,
+                                                   "assignments": assignments})
+            if code is not None:
+                raise KafkaError(code, f"Topic {name} changed while its partitions were being added.")
 
     # --- configs -------------------------------------------------------------------------
     async def set_configs(self, name: str, configs: dict[str, str], validate_only: bool) -> None:

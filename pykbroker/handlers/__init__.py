@@ -8,7 +8,7 @@ from wire import codec
 
 from .admin import (alter_configs, create_partitions, create_topics, delete_topics, describe_configs,
                     describe_log_dirs, incremental_alter_configs)
-from .cluster import api_versions, describe_cluster, describe_topic_partitions, metadata
+from .cluster import api_versions, describe_cluster, describe_topic_partitions, elect_leaders, metadata
 from .data import delete_records, fetch, list_offsets, offset_for_leader_epoch, produce
 from .group import (consumer_group_describe, consumer_group_heartbeat, delete_groups, describe_groups,
                     find_coordinator, heartbeat, join_group, leave_group, list_groups, offset_commit, offset_delete,
@@ -19,7 +19,7 @@ from .txn import (add_offsets_to_txn, add_partitions_to_txn, describe_producers,
 _MODULES = [
     produce, fetch, list_offsets, metadata, offset_for_leader_epoch, api_versions, create_topics,
     delete_topics, delete_records, describe_configs, alter_configs, create_partitions,
-    describe_log_dirs, incremental_alter_configs, describe_cluster, describe_topic_partitions,
+    describe_log_dirs, incremental_alter_configs, describe_cluster, describe_topic_partitions, elect_leaders,
     init_producer_id, add_partitions_to_txn, add_offsets_to_txn, end_txn, txn_offset_commit, write_txn_markers,
     describe_producers, describe_transactions, list_transactions,
     find_coordinator, join_group, sync_group, heartbeat, leave_group, offset_commit, offset_fetch, describe_groups,

@@ -23,7 +23,7 @@ def handle(ctx, request):
         "error_code": ErrorCode.NONE,
         "endpoint_type": ENDPOINT_BROKER,
         "cluster_id": metadata.cluster_id,
-        "controller_id": metadata.controller_id,
+        "controller_id": metadata.controller_for_clients(),
         "brokers": [{"broker_id": b.node_id, "host": endpoint[0], "port": endpoint[1], "rack": b.rack}
                     for b in metadata.live_brokers() if (endpoint := b.endpoint(ctx.listener))],
         "cluster_authorized_operations": (authz.CLUSTER if request["include_cluster_authorized_operations"]

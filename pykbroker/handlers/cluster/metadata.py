@@ -61,7 +61,7 @@ async def handle(ctx, request):
         "brokers": [{"node_id": b.node_id, "host": endpoint[0], "port": endpoint[1], "rack": b.rack}
                     for b in metadata.live_brokers() if (endpoint := b.endpoint(ctx.listener))],
         "cluster_id": metadata.cluster_id,
-        "controller_id": metadata.controller_id,
+        "controller_id": metadata.controller_for_clients(),
         "topics": topics,
     }
     if request["include_cluster_authorized_operations"]:

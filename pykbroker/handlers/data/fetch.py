@@ -11,6 +11,9 @@ ReplicaId; v16+ node endpoints for the new leader.
 The response waits up to MaxWaitMs for MinBytes, woken by appends. As in
 Kafka, from v3 the first partition with data returns at least one whole batch
 even when it exceeds the limits, so that consumers always make progress.
+A follower (replica id set) reads up to the log end offset; its fetch offset
+tells the leader how far it got (``Partition.follower_fetch``), or the answer
+is where its log diverges, at once.
 """
 from __future__ import annotations
 
@@ -79,6 +82,7 @@ class FetchContext:
         self.request = request
         state = request.get("replica_state")
         self.replica_id = state["replica_id"] if self.version >= 15 and state else request["replica_id"]
+        self.replica_epoch = state["replica_epoch"] if self.version >= 15 and state else -1
         self.isolation = request["isolation_level"]
         self.session = None
         self.incremental = False
@@ -155,7 +159,7 @@ class FetchContext:
                 min_one = False
                 limit = max(limit - size, 0)
                 readable += size
-            errors = errors or result["error_code"] != ErrorCode.NONE
+            errors = errors or result["error_code"] != ErrorCode.NONE or "diverging_epoch" in result
             results.append((entry, result))
         return results, readable, errors
 
@@ -173,6 +177,10 @@ class FetchContext:
         try:
             partition = self.broker.replicas.leader_partition(entry.topic, entry.partition)
             partition.check_leader_epoch(entry.current_leader_epoch)
+            diverging = None
+            if self.replica_id >= 0:  # a follower: it may have to truncate, else it tells how far it got
+                diverging = partition.follower_fetch(self.replica_id, entry.fetch_offset, entry.last_fetched_epoch,
+                                                     self.replica_epoch)
         except KafkaError as e:
             result["error_code"] = e.code
             if e.code in (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH):
@@ -181,6 +189,9 @@ class FetchContext:
         result["high_watermark"] = partition.high_watermark
         result["last_stable_offset"] = partition.last_stable_offset
         result["log_start_offset"] = partition.log_start_offset
+        if diverging is not None:
+            result["diverging_epoch"] = diverging
+            return result, 0
         if self.replica_id >= 0:
             max_offset = partition.log_end_offset
         elif self.isolation == READ_COMMITTED:

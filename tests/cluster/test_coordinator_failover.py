@@ -1,0 +1,109 @@
+"""Group and transaction coordinators live with the leaders of their
+internal topics' partitions: when that broker dies, the new leader rebuilds
+their state and clients find it (NOT_COORDINATOR, then FindCoordinator)."""
+from __future__ import annotations
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from pykbroker.errors import ErrorCode
+
+from .processes import wait_for
+
+FIND_COORDINATOR = 10
+INTERNAL = {"offsets_topic_replication_factor": 3, "offsets_topic_num_partitions": 5,
+            "transaction_state_log_replication_factor": 3, "transaction_state_log_num_partitions": 5,
+            "transaction_state_log_min_isr": 2}
+
+
+def coordinator(cluster, key: str, key_type: int) -> int:
+    def find():
+        with cluster.client() as c:
+            result = c.request(FIND_COORDINATOR, 4, {"key_type": key_type, "coordinator_keys": [key]})
+        found = result["coordinators"][0]
+        return found["error_code"] == ErrorCode.NONE and found["node_id"]
+    return wait_for(find, 30, f"a coordinator for {key}")
+
+
+def kill_and_restart(cluster, node: int, key: str, key_type: int) -> int:
+    """Kill ``node``; once another broker coordinates ``key``, start it again."""
+    cluster.kill(node)
+    moved = wait_for(lambda: (n := coordinator(cluster, key, key_type)) != node and n, 30,
+                     "the coordinator to move")
+    cluster.start(node)
+    return moved
+
+
+def test_a_consumer_group_keeps_its_offsets_across_coordinator_failover(cluster_factory):
+    cluster = cluster_factory(**INTERNAL)
+    cluster.create_topic("in", 3, 3)
+    cluster.wait_for_full_isr("in")
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all", "log_level": 0})
+    for i in range(300):
+        producer.produce("in", value=b"%d" % i, partition=i % 3)
+    assert producer.flush(30) == 0
+
+    def consumer():
+        c = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "g", "enable.auto.commit": False,
+                      "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "log_level": 0})
+        c.subscribe(["in"])
+        return c
+
+    first = consumer()
+    seen = []
+
+    def consume(c, count):
+        def step():
+            message = c.poll(0.5)
+            if message is not None and not message.error():
+                seen.append(message.value())
+                c.commit(message=message, asynchronous=False)
+            return len(seen) >= count
+        wait_for(step, 60, f"{count} records consumed", interval=0)
+
+    consume(first, 150)
+    moved = kill_and_restart(cluster, coordinator(cluster, "g", 0), "g", 0)
+    assert moved != -1
+    # Commits retry until they reach the new coordinator; consumption goes on.
+    consume(first, 300)
+    first.close()
+    second = consumer()
+    committed = second.committed([TopicPartition("in", p) for p in range(3)], timeout=30)
+    assert sorted(tp.offset for tp in committed) == [100, 100, 100]
+    second.close()
+    assert set(seen) == {b"%d" % i for i in range(300)}
+
+
+def test_transactions_go_on_across_coordinator_failover(cluster_factory):
+    cluster = cluster_factory(**INTERNAL)
+    cluster.create_topic("out", 3, 3, **{"min.insync.replicas": "2"})
+    cluster.wait_for_full_isr("out")
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "transactional.id": "tx",
+                         "transaction.timeout.ms": 60000, "log_level": 0})
+    producer.init_transactions(30)
+
+    def transaction(values):
+        producer.begin_transaction()
+        for v in values:
+            producer.produce("out", value=v, partition=int(v) % 3)
+        producer.commit_transaction(60)
+
+    transaction([b"%d" % i for i in range(30)])
+    kill_and_restart(cluster, coordinator(cluster, "tx", 1), "tx", 1)
+    transaction([b"%d" % i for i in range(30, 60)])
+    producer.begin_transaction()
+    producer.produce("out", value=b"aborted", partition=0)
+    producer.abort_transaction(60)
+
+    reader = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "reader",
+                       "isolation.level": "read_committed", "auto.offset.reset": "earliest", "log_level": 0})
+    reader.subscribe(["out"])
+    values = set()
+
+    def read():
+        message = reader.poll(0.5)
+        if message is not None and not message.error():
+            values.add(message.value())
+        return len(values) >= 60
+    wait_for(read, 60, "the committed records", interval=0)
+    reader.close()
+    assert values == {b"%d" % i for i in range(60)}
