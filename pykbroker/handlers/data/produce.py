@@ -94,7 +94,11 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None):
         partition.check_min_isr()
     if header.is_transactional:
         broker.txn_coordinator.check_transactional_write(transactional_id, partition, header, ctx.api_version)
-    batch = bytearray(memoryview(data)[:header.size])  # a trailing partial batch is dropped
+    # The batch is stored as it came; a trailing partial batch is dropped. The
+    # log patches offsets in place: the request frame's own bytes when writable.
+    batch = memoryview(data)[:header.size]
+    if batch.readonly:
+        batch = bytearray(batch)
     batch, header = _apply_topic_policies(batch, header, config, now_ms)
     info = partition.append_as_leader(batch, [header], origin=CLIENT)
     response["base_offset"] = info.first_offset
