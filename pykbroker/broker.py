@@ -175,6 +175,7 @@ class Broker:
     def _apply_dynamic_configs(self) -> None:
         configs = self.store.metadata.broker_configs
         self.config.set_dynamic(configs.get(str(self.node_id), {}), configs.get("", {}))
+        self.log_manager.cleaner_backoff_ms = self.config.get("log.cleaner.backoff.ms")
 
     # --- housekeeping --------------------------------------------------------------
     async def _housekeeping(self) -> None:

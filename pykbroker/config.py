@@ -193,7 +193,7 @@ def _broker_defs() -> list[ConfigDef]:
         d("log.flush.scheduler.interval.ms", "long", LONG_MAX),
         d("log.flush.offset.checkpoint.interval.ms", "int", 60000, at_least(0)),
         d("log.cleaner.enable", "boolean", True),
-        d("log.cleaner.backoff.ms", "long", 15000, at_least(0)),
+        d("log.cleaner.backoff.ms", "long", 15000, at_least(0), dynamic=True),
         # Topics
         d("num.partitions", "int", 1, at_least(1), dynamic=True),
         d("default.replication.factor", "int", 1, at_least(1)),

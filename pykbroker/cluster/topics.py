@@ -155,10 +155,10 @@ class TopicAdmin:
         current = len(topic.partitions)
         if count < current:
             raise KafkaError(ErrorCode.INVALID_PARTITIONS,
-                             f"Topic currently has {current} partitions, which is higher than the "
-                             f"requested {count}.")
+                             f"The topic {name} currently has {current} partition(s); {count} would not "
+                             f"be an increase.")
         if count == current:
-            raise KafkaError(ErrorCode.INVALID_PARTITIONS, f"Topic already has {current} partitions.")
+            raise KafkaError(ErrorCode.INVALID_PARTITIONS, f"Topic already has {current} partition(s).")
         added = count - current
         if assignments is not None:
             if len(assignments) != added:
