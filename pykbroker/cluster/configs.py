@@ -150,6 +150,22 @@ def altered(current: dict[str, str], changes: list[dict], definitions: dict, inc
     return result
 
 
+async def alter_resources(broker: Any, request: dict, incremental: bool) -> dict:
+    """The AlterConfigs / IncrementalAlterConfigs response: each resource
+    altered on its own, its error beside it."""
+    responses = []
+    for resource in request["resources"]:
+        response = {"error_code": ErrorCode.NONE, "error_message": None,
+                    "resource_type": resource["resource_type"], "resource_name": resource["resource_name"]}
+        try:
+            await alter(broker, resource["resource_type"], resource["resource_name"], resource["configs"],
+                        request["validate_only"], incremental)
+        except KafkaError as e:
+            response["error_code"], response["error_message"] = e.code, e.message
+        responses.append(response)
+    return {"responses": responses}
+
+
 async def alter(broker: Any, resource_type: int, resource_name: str, changes: list[dict],
                 validate_only: bool, incremental: bool) -> None:
     metadata = broker.store.metadata
