@@ -16,6 +16,7 @@ from typing import Any, Awaitable, NamedTuple
 
 from wire import codec
 
+from .errors import RequestError
 from .handlers import HANDLERS
 
 log = logging.getLogger("pykbroker.request")
@@ -113,10 +114,6 @@ class RequestContext(NamedTuple):
     client_id: str | None
     listener: str  # name of the listener the request arrived on
     peer: str
-
-
-class RequestError(Exception):
-    """A request that cannot be served; the connection must close."""
 
 
 def handle_frame(broker: Any, listener: str, peer: str,

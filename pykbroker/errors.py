@@ -141,3 +141,7 @@ class KafkaError(Exception):
         super().__init__(message or code.name)
         self.code = code
         self.message = message
+
+
+class RequestError(Exception):
+    """A request that cannot be served at all; the connection must close."""

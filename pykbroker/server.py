@@ -7,7 +7,8 @@ import logging
 from collections import deque
 from typing import Any
 
-from .connection import FrameError, FrameReader, RequestError, handle_frame
+from .connection import FrameError, FrameReader, handle_frame
+from .errors import RequestError
 
 log = logging.getLogger("pykbroker.server")
 

@@ -16,7 +16,7 @@ from wire import legacy, records
 from wire.records import RecordsError
 
 from ...config import LONG_MAX
-from ...errors import ErrorCode, KafkaError
+from ...errors import ErrorCode, KafkaError, RequestError
 from ...cluster.topics import is_internal
 from ...log.producer_state import CLIENT, ProducerStateError
 
@@ -69,11 +69,10 @@ def handle(ctx, request):
         if failed:
             # As Kafka: closing the connection is the only way to tell an acks=0
             # producer, which then refreshes its metadata.
-            from ...connection import RequestError
             raise RequestError(f"acks=0 produce failed: {failed}")
         return None
     if waits:
-        return _await_replication(ctx, request, results, waits)
+        return _await_replication(request, results, waits)
     return _response(request, results)
 
 
@@ -138,35 +137,13 @@ def _apply_topic_policies(batch: bytearray, header, config, now_ms):
     return batch, header
 
 
-async def _await_replication(ctx, request, results, waits):
+async def _await_replication(request, results, waits):
     """acks=-1: answer once every partition's high watermark passes its batch,
     or with REQUEST_TIMED_OUT for those that did not in time."""
-    deadline = time.monotonic() + request["timeout_ms"] / 1000
-    pending = list(waits)
-    while pending:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        waiter = asyncio.get_running_loop().create_future()
-        for partition, _, _ in pending:
-            partition.add_waiter(waiter)
-        try:
-            await asyncio.wait_for(waiter, remaining)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            for partition, _, _ in pending:
-                partition.remove_waiter(waiter)
-        still = []
-        for partition, offset, response in pending:
-            outcome = partition.replication_outcome(offset)
-            if outcome is None:
-                still.append((partition, offset, response))
-            elif outcome != ErrorCode.NONE:
-                response["error_code"] = outcome
-        pending = still
-    for _, _, response in pending:
-        response["error_code"] = ErrorCode.REQUEST_TIMED_OUT
+    outcomes = await asyncio.gather(*(partition.wait_replicated(offset, request["timeout_ms"])
+                                      for partition, offset, _ in waits))
+    for (_, _, response), outcome in zip(waits, outcomes):
+        response["error_code"] = outcome
     return _response(request, results)
 
 
