@@ -12,7 +12,6 @@ from .cluster.metadata import new_uuid, uuid_str
 from .cluster.replica_manager import ReplicaManager, log_config
 from .cluster.store import LocalMetadataStore
 from .cluster.topics import TopicAdmin
-from .cluster.node import ClusterNode, is_multi_node
 from .config import BrokerConfig, ConfigError
 from .coordinator.group_coordinator import GroupCoordinator
 from .coordinator.txn.coordinator import TransactionCoordinator
@@ -62,7 +61,9 @@ class Broker:
                 producer_expiration_check_ms=self.config.get("producer.id.expiration.check.interval.ms"))
         except LogDirLocked as e:
             raise StartupError(str(e)) from None
-        if is_multi_node(self.config):
+        if self.config.get("controller.quorum.voters"):
+            # Imported here: a single broker needs no Raft (and starts faster).
+            from .cluster.node import ClusterNode
             try:
                 self.cluster = ClusterNode(self)
                 self.cluster.start_store()

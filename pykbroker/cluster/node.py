@@ -33,10 +33,6 @@ log = logging.getLogger("pykbroker.cluster")
 CONTROLLED_SHUTDOWN_SECONDS = 5
 
 
-def is_multi_node(config: BrokerConfig) -> bool:
-    return bool(config.get("controller.quorum.voters"))
-
-
 def quorum_voters(config: BrokerConfig) -> dict[int, tuple[str, int]]:
     """controller.quorum.voters as {node id: (host, port)}."""
     voters = {}
