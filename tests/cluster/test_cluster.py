@@ -183,7 +183,9 @@ def test_a_paused_controller_is_replaced_and_fenced(cluster):
     assert all(p["leader_id"] in others for p in cluster.partitions("t", others[0]))
     cluster.resume(controller)
     cluster.wait_for_full_isr("t")
-    assert cluster.metadata(node=controller)["controller_id"] in others
+    # Resumed, the old controller learns of the new one from the quorum.
+    wait_for(lambda: cluster.metadata(node=controller)["controller_id"] in others, 30,
+             "the resumed node to follow the new controller")
 
 
 def test_concurrent_creations_of_one_topic_on_two_brokers(cluster):

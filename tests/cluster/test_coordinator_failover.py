@@ -3,7 +3,7 @@ internal topics' partitions: when that broker dies, the new leader rebuilds
 their state and clients find it (NOT_COORDINATOR, then FindCoordinator)."""
 from __future__ import annotations
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from pykbroker.errors import ErrorCode
 
@@ -13,6 +13,10 @@ FIND_COORDINATOR = 10
 INTERNAL = {"offsets_topic_replication_factor": 3, "offsets_topic_num_partitions": 5,
             "transaction_state_log_replication_factor": 3, "transaction_state_log_num_partitions": 5,
             "transaction_state_log_min_isr": 2}
+
+# librdkafka fails a synchronous commit with these while the coordinator moves.
+RETRIED_COMMIT_ERRORS = {KafkaError._WAIT_COORD, KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                         KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TRANSPORT}
 
 
 def coordinator(cluster, key: str, key_type: int) -> int:
@@ -51,12 +55,24 @@ def test_a_consumer_group_keeps_its_offsets_across_coordinator_failover(cluster_
     first = consumer()
     seen = []
 
+    def commit(c, message):
+        """As an application does: a commit that finds no coordinator yet is retried."""
+        def attempt():
+            try:
+                c.commit(message=message, asynchronous=False)
+            except KafkaException as e:
+                if not (e.args[0].retriable() or e.args[0].code() in RETRIED_COMMIT_ERRORS):
+                    raise
+                return False
+            return True
+        wait_for(attempt, 60, "the commit to reach a coordinator", interval=0.2)
+
     def consume(c, count):
         def step():
             message = c.poll(0.5)
             if message is not None and not message.error():
                 seen.append(message.value())
-                c.commit(message=message, asynchronous=False)
+                commit(c, message)
             return len(seen) >= count
         wait_for(step, 60, f"{count} records consumed", interval=0)
 
