@@ -253,7 +253,10 @@ def test_stock_server_properties_file(processes, tmp_path):
     processes.append(stock.start())
     stock.wait_started()
     with stock.client() as client:
-        response = client.request(METADATA, 12, {"topics": [{"name": "auto"}], "allow_auto_topic_creation": True})
+        request = {"topics": [{"name": "auto"}], "allow_auto_topic_creation": True}
+        [creating] = client.request(METADATA, 12, request)["topics"]
+        assert creating["error_code"] == ErrorCode.LEADER_NOT_AVAILABLE
+        response = client.request(METADATA, 12, request)
         [topic] = response["topics"]
         assert (topic["error_code"], len(topic["partitions"])) == (ErrorCode.NONE, 3)
         assert [(b["host"], b["port"]) for b in response["brokers"]] == [("127.0.0.1", port)]

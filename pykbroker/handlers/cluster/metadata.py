@@ -50,11 +50,15 @@ async def handle(ctx, request):
                     topics.append(_error_topic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name))
                     continue
                 try:
-                    topic = await broker.topics.auto_create(name)
+                    await broker.topics.auto_create(name)
                 except KafkaError as e:
                     code = e.code if e.code != ErrorCode.TOPIC_ALREADY_EXISTS else ErrorCode.LEADER_NOT_AVAILABLE
                     topics.append(_error_topic(code, name))
-                    continue
+                else:
+                    # As Kafka: the request that creates a topic is told
+                    # LEADER_NOT_AVAILABLE, and clients ask again.
+                    topics.append(_error_topic(ErrorCode.LEADER_NOT_AVAILABLE, name))
+                continue
             topics.append(_describe_topic(ctx, topic, include_ops))
 
     response = {
