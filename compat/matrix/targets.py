@@ -39,9 +39,12 @@ class PykbrokerTarget:
     @property
     def version(self) -> str:
         from pykbroker import __version__
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPOSITORY,
-                                capture_output=True, text=True).stdout.strip()
-        return f"pykbroker {__version__}" + (f" ({commit} + working tree)" if commit else "")
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True).stdout.strip()
+        commit = git("rev-parse", "--short", "HEAD")
+        # The broker's code only: the results this run writes do not count.
+        dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "pykbroker", "wire") else ""
+        return f"pykbroker {__version__}" + (f" ({commit}{dirty})" if commit else "")
 
     def start(self, timeout: float = 60) -> "PykbrokerTarget":
         self.port = self.port or free_port()
