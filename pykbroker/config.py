@@ -346,6 +346,17 @@ class BrokerConfig:
             if listener.split("://")[0] not in names:
                 raise ConfigError(f"Invalid value for configuration advertised.listeners: "
                                   f"{listener} names no listener in listeners")
+        protocols = dict(entry.split(":", 1) for entry in self.get("listener.security.protocol.map")
+                         if ":" in entry)
+        for name in names:
+            protocol = protocols.get(name)
+            if protocol is None:
+                raise ConfigError(f"No security protocol defined for listener {name} "
+                                  f"(listener.security.protocol.map)")
+            if protocol != "PLAINTEXT":
+                # Served as plaintext, an SSL or SASL client would fail obscurely.
+                raise ConfigError(f"Listener {name} uses security protocol {protocol}: "
+                                  f"pykbroker serves PLAINTEXT listeners only")
 
     def set_dynamic(self, broker: dict[str, str], default: dict[str, str]) -> None:
         """Install dynamic configs (strings, already validated when altered)."""

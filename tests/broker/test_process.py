@@ -190,6 +190,9 @@ def test_a_second_broker_on_the_same_log_dir_is_refused(processes, tmp_path):
     ("no.such.property=1", "no.such.property"),
     ("num.partitions=many", "num.partitions"),
     ("listeners=not a listener", "listeners"),
+    # No TLS or SASL: such a listener is refused rather than served as plaintext.
+    ("listeners=SSL://127.0.0.1:0", "security protocol SSL"),
+    ("listeners=INTERNAL://127.0.0.1:0", "No security protocol defined for listener INTERNAL"),
 ])
 def test_bad_properties_are_refused_at_start(tmp_path, override, named):
     result = subprocess.run([sys.executable, "-m", "pykbroker", "--override", override,
