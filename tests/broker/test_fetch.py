@@ -9,7 +9,7 @@ from pykbroker.errors import ErrorCode
 from tests.broker.rawapi import (API_VERSIONS, DELETE_RECORDS, FETCH, batch, batch_headers, create_topic,
                                  decode_all, fetch, fetch_request, parked_requests, produce_ok, receive_frame,
                                  wait_for)
-from wire import codec
+from wire import codec, legacy
 
 
 def readable(client) -> bool:
@@ -126,6 +126,25 @@ def test_first_batch_is_returned_even_when_larger_than_the_limits(raw, version):
         assert len(data[0]) > 5000
     # Only the first partition with data may exceed the limit.
     assert not data[1]
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_before_v3_the_partition_limit_is_hard(raw, version):
+    """As in Kafka before KIP-74: a message larger than the partition limit
+    comes back cut off at the limit (the client reports it as too large)."""
+    client = raw()
+    create_topic(client, "t", partitions=2)
+    produce_ok(client, "t", 0, batch([b"B" * 5000]))
+    produce_ok(client, "t", 1, batch([b"small"]))
+    request = {"max_wait_ms": 0, "min_bytes": 0, "max_bytes": 100, "topics": [
+        {"topic": "t", "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 100},
+                                      {"partition": 1, "fetch_offset": 0, "partition_max_bytes": 1000}]}]}
+    response = client.request(FETCH, version, request)
+    data = {p["partition_index"]: bytes(p["records"]) for p in response["responses"][0]["partitions"]}
+    assert len(data[0]) == 100
+    assert legacy.legacy_to_v2(data[0]) == b""  # no whole message in it
+    # Each partition has its own limit: the small message comes back whole.
+    assert [r.value for r in decode_all(legacy.legacy_to_v2(data[1]))] == [b"small"]
 
 
 def test_isolation_level(raw):

@@ -10,7 +10,8 @@ ReplicaId; v16+ node endpoints for the new leader.
 
 The response waits up to MaxWaitMs for MinBytes, woken by appends. As in
 Kafka, from v3 the first partition with data returns at least one whole batch
-even when it exceeds the limits, so that consumers always make progress.
+even when it exceeds the limits, so that consumers always make progress;
+before v3 the partition limit is hard and cuts a larger message off.
 A follower (replica id set) reads up to the log end offset; its fetch offset
 tells the leader how far it got (``Partition.follower_fetch``), or the answer
 is where its log diverges, at once.
@@ -155,7 +156,7 @@ class FetchContext:
         results, readable, errors = [], 0, False
         for entry in self.entries:
             result, size = self._read(entry, limit, min_one)
-            if size:
+            if size and self.version >= 3:
                 min_one = False
                 limit = max(limit - size, 0)
                 readable += size
@@ -211,6 +212,10 @@ class FetchContext:
             except RecordsError as e:
                 result["error_code"] = e.error_code
                 return result, 0
+        if self.version <= 2 and len(data) > entry.max_bytes:
+            # Before v3 the limit is hard, as in Kafka: a larger message comes
+            # back cut off, and the client reports it as too large for its fetch size.
+            data = data[:entry.max_bytes]
         result["records"] = data
         return result, len(data)
 
