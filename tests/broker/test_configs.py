@@ -7,6 +7,8 @@ import pytest
 
 from pykbroker.errors import ErrorCode
 from pykbroker.testing import EmbeddedBroker
+from wire import records
+from wire.records import Record
 from tests.broker.rawapi import (ALTER_CONFIGS, BROKER_RESOURCE, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS,
                                  TOPIC_RESOURCE, batch, batch_headers, create_topic, decode_all, fetch, produce,
                                  produce_ok)
@@ -245,5 +247,22 @@ def test_min_insync_replicas_refuses_acks_all(setup):
 def test_compacted_topics_need_keys(setup):
     _, client = setup
     incremental(client, TOPIC_RESOURCE, "t", [("cleanup.policy", SET, "compact")])
-    assert produce(client, "t", 0, batch([b"no key"]))["error_code"] == ErrorCode.INVALID_RECORD
+    refused = produce(client, "t", 0, batch([b"keyed", b"no key"], keys=[b"k", None]))
+    assert refused["error_code"] == ErrorCode.INVALID_RECORD
+    # The record without a key is named by its index in the batch, as Kafka does.
+    assert [e["batch_index"] for e in refused["record_errors"]] == [1]
+    assert "without key in topic partition t-0" in refused["record_errors"][0]["batch_index_error_message"]
+    assert refused["error_message"].startswith("One or more records have been rejected due to 1 record errors")
     produce_ok(client, "t", 0, batch([b"keyed"], keys=[b"k"]))
+
+
+def test_timestamps_out_of_range_are_refused_record_by_record(setup):
+    _, client = setup
+    incremental(client, TOPIC_RESOURCE, "t", [("message.timestamp.before.max.ms", SET, "3600000")])
+    now = int(time.time() * 1000)
+    data = records.build_batch([Record(0, now, None, b"now"), Record(1, now - 7_200_000, None, b"old")])
+    refused = produce(client, "t", 0, bytearray(data))
+    assert refused["error_code"] == ErrorCode.INVALID_TIMESTAMP
+    assert refused["error_message"] == "One or more records have been rejected due to invalid timestamp"
+    assert [e["batch_index"] for e in refused["record_errors"]] == [1]
+    produce_ok(client, "t", 0, batch([b"now"]))

@@ -49,7 +49,9 @@ def handle(ctx, request):
             except KafkaError as e:
                 response["error_code"] = e.code
                 response["error_message"] = e.message
-                if e.code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
+                if isinstance(e, RecordValidationError):
+                    response["record_errors"] = e.record_errors
+                elif e.code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
                     response["current_leader"] = broker.replicas.leader_and_epoch(name, index)
                 continue
             except RecordsError as e:
@@ -98,7 +100,7 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None):
     batch = memoryview(data)[:header.size]
     if batch.readonly:
         batch = bytearray(batch)
-    batch, header = _apply_topic_policies(batch, header, config, now_ms)
+    batch, header = _apply_topic_policies(batch, header, config, now_ms, f"{topic}-{index}")
     info = partition.append_as_leader(batch, [header], origin=CLIENT)
     response["base_offset"] = info.first_offset
     response["log_start_offset"] = partition.log_start_offset
@@ -106,7 +108,22 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None):
     return partition, info.last_offset
 
 
-def _apply_topic_policies(batch: bytearray, header, config, now_ms):
+class RecordValidationError(KafkaError):
+    """Records of a batch that the topic refuses, each named by its index in
+    the batch (Produce v8+ record_errors), as Kafka's LogValidator reports them."""
+
+    def __init__(self, code: ErrorCode, errors: list[tuple[int, str]]):
+        if code == ErrorCode.INVALID_TIMESTAMP:
+            message = "One or more records have been rejected due to invalid timestamp"
+        else:
+            shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+            message = (f"One or more records have been rejected due to {len(errors)} record errors in total, "
+                       f"and only showing the first three errors at most: [{shown}]")
+        super().__init__(code, message)
+        self.record_errors = [{"batch_index": i, "batch_index_error_message": m} for i, m in errors]
+
+
+def _apply_topic_policies(batch: bytearray, header, config, now_ms, topic_partition: str):
     """What the topic's configs demand of a batch before it is stored: the
     broker-side compression type, timestamp rules, keys for compacted topics."""
     wanted = config.compression_type
@@ -114,17 +131,19 @@ def _apply_topic_policies(batch: bytearray, header, config, now_ms):
             or config.message_timestamp_before_max_ms < LONG_MAX or \
             config.message_timestamp_after_max_ms < LONG_MAX:
         decoded = records.decode_records(batch)
-        if "compact" in config.cleanup_policy and any(r.key is None for r in decoded):
-            raise RecordsError("Compacted topic cannot accept message without key in topic partition",
-                               corrupt=False)
+        if "compact" in config.cleanup_policy:
+            keyless = [(i, f"Compacted topic cannot accept message without key in topic partition {topic_partition}")
+                       for i, r in enumerate(decoded) if r.key is None]
+            if keyless:
+                raise RecordValidationError(ErrorCode.INVALID_RECORD, keyless)
         if config.message_timestamp_type == "CreateTime":
-            for r in decoded:
-                if r.timestamp < now_ms - config.message_timestamp_before_max_ms or \
-                        r.timestamp > now_ms + config.message_timestamp_after_max_ms:
-                    raise RecordsError(f"Timestamp {r.timestamp} of message with offset {r.offset} is out of "
-                                       f"range. The timestamp should be within [{now_ms - config.message_timestamp_before_max_ms}, "
-                                       f"{now_ms + config.message_timestamp_after_max_ms}]", corrupt=False,
-                                       error_code=ErrorCode.INVALID_TIMESTAMP)
+            earliest = now_ms - config.message_timestamp_before_max_ms
+            latest = now_ms + config.message_timestamp_after_max_ms
+            out_of_range = [(i, f"Timestamp {r.timestamp} of message with offset {r.offset} is out of range. "
+                                f"The timestamp should be within [{earliest}, {latest}]")
+                            for i, r in enumerate(decoded) if not earliest <= r.timestamp <= latest]
+            if out_of_range:
+                raise RecordValidationError(ErrorCode.INVALID_TIMESTAMP, out_of_range)
         if wanted != "producer" and _COMPRESSION_IDS[wanted] != header.compression:
             batch = bytearray(records.build_batch(
                 decoded, compression=_COMPRESSION_IDS[wanted], producer_id=header.producer_id,
