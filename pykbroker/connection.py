@@ -117,10 +117,11 @@ class RequestContext(NamedTuple):
 
 
 def handle_frame(broker: Any, listener: str, peer: str,
-                 frame: bytearray) -> bytes | None | Awaitable[bytes | None]:
+                 frame: bytearray) -> list | None | Awaitable[list | None]:
     """Decode one request frame and run its handler. Returns the encoded
-    response frame, None when there is none (acks=0), or an awaitable of
-    either. Raises RequestError when the connection must be closed."""
+    response frame as the parts to write back to back, None when there is
+    none (acks=0), or an awaitable of either. Raises RequestError when the
+    connection must be closed."""
     try:
         header = codec.decode_request_header(frame)
     except codec.DecodeError as e:
@@ -132,8 +133,8 @@ def handle_frame(broker: Any, listener: str, peer: str,
     if not handler.VERSIONS[0] <= version <= handler.VERSIONS[1]:
         if api_key == API_VERSIONS_KEY:
             # Kafka answers at v0 so that any client can read our range.
-            return codec.encode_response(API_VERSIONS_KEY, 0, header.correlation_id,
-                                         handler.unsupported_version_response())
+            return codec.encode_response_parts(API_VERSIONS_KEY, 0, header.correlation_id,
+                                               handler.unsupported_version_response())
         raise RequestError(f"unsupported version {version} of API key {api_key}")
     try:
         # A view, so that records fields are slices of the frame, not copies.
@@ -150,13 +151,13 @@ def handle_frame(broker: Any, listener: str, peer: str,
     return _encode(ctx, result)
 
 
-def _encode(ctx: RequestContext, body: dict | None) -> bytes | None:
+def _encode(ctx: RequestContext, body: dict | None) -> list | None:
     if body is None:
         return None
-    return codec.encode_response(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
+    return codec.encode_response_parts(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
 
 
-async def _encode_later(ctx: RequestContext, pending: Awaitable[dict | None]) -> bytes | None:
+async def _encode_later(ctx: RequestContext, pending: Awaitable[dict | None]) -> list | None:
     return _encode(ctx, await pending)
 
 

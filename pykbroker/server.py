@@ -87,10 +87,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self._write(out)
                 self.close(None)
                 return
-            if isinstance(result, (bytes, type(None))):
-                if result is not None:
-                    out.append(result)
-            else:
+            if isinstance(result, list):
+                out += result
+            elif result is not None:
                 self.in_flight = asyncio.ensure_future(result)
                 self.in_flight.add_done_callback(self._completed)
         self._write(out)
@@ -98,11 +97,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self.reading_paused = False
             self.transport.resume_reading()
 
-    def _write(self, responses: list[bytes]) -> None:
-        if len(responses) == 1:
-            self.transport.write(responses[0])
-        elif responses:
-            self.transport.writelines(responses)
+    def _write(self, parts: list) -> None:
+        if parts:
+            self.transport.writelines(parts)
 
     def _completed(self, task: asyncio.Future) -> None:
         self.in_flight = None
@@ -116,7 +113,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
             return
         response = task.result()
         if response is not None:
-            self.transport.write(response)
+            self.transport.writelines(response)
         self._process()
 
     def close(self, reason: str | None) -> None:

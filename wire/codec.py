@@ -137,10 +137,10 @@ def _encode(name: str, version: int, obj: dict, w) -> None:
         raise ValueError(f"cannot encode {name} v{version}: {e}") from e
 
 
-def _frame(parts: list) -> bytes:
-    """parts[0] is a placeholder for the size prefix of the rest."""
+def _frame(parts: list) -> list:
+    """Fill in parts[0], the placeholder for the size prefix of the rest."""
     parts[0] = _SIZE.pack(sum(map(len, parts)))
-    return b"".join(parts)
+    return parts
 
 
 def decode_message(name: str, version: int, buf) -> dict:
@@ -187,11 +187,17 @@ def encode_request(api_key: int, api_version: int, correlation_id: int, client_i
     parts: list = [b""]
     _encode("RequestHeader", request_header_version(api_key, api_version), header, parts.append)
     _encode(name, api_version, body, parts.append)
-    return _frame(parts)
+    return b"".join(_frame(parts))
 
 
 def encode_response(api_key: int, api_version: int, correlation_id: int, body: dict) -> bytes:
     """A whole response frame, size prefix included."""
+    return b"".join(encode_response_parts(api_key, api_version, correlation_id, body))
+
+
+def encode_response_parts(api_key: int, api_version: int, correlation_id: int, body: dict) -> list:
+    """A whole response frame as the pieces to write back to back (size
+    prefix first): records are not copied into one buffer."""
     name = _api(api_key)[2]
     parts: list = [b""]
     _encode("ResponseHeader", response_header_version(api_key, api_version),

@@ -433,7 +433,7 @@ class PartitionLog:
     # -- reading -----------------------------------------------------------
 
     def read(self, offset: int, max_bytes: int, max_offset: int | None = None,
-             min_one_batch: bool = True) -> bytes:
+             min_one_batch: bool = True) -> bytes | memoryview:
         """Whole stored batches starting with the one containing ``offset``
         (which may start before it), none reaching ``max_offset`` (exclusive;
         the high watermark or last stable offset), at most ``max_bytes`` in

@@ -290,7 +290,8 @@ class LogSegment:
             end += length + LOG_OVERHEAD
             last = base + delta
         self._read_hint = (last + 1, start + end)
-        return buf if end == n else buf[:end]
+        # A view: cutting off the partial last batch must not copy the rest.
+        return buf if end == n else memoryview(buf)[:end]
 
     def read_batch_headers(self, start: int = 0) -> Iterator[tuple[int, BatchHeader]]:
         """(position, header) of every batch from position ``start``."""
