@@ -129,7 +129,8 @@ _TOPIC_CONFIGS: list[tuple[ConfigDef, tuple[str, ...]]] = [
     (ConfigDef("local.retention.ms", "long", -2, at_least(-2)), ("log.local.retention.ms",)),
     (ConfigDef("max.compaction.lag.ms", "long", LONG_MAX, at_least(1)), ("log.cleaner.max.compaction.lag.ms",)),
     (ConfigDef("max.message.bytes", "int", 1048588, at_least(0)), ("message.max.bytes",)),
-    (ConfigDef("message.timestamp.after.max.ms", "long", LONG_MAX, at_least(0)),
+    # Kafka 4.0 (KIP-1030) refuses timestamps more than an hour ahead by default.
+    (ConfigDef("message.timestamp.after.max.ms", "long", 3_600_000, at_least(0)),
      ("log.message.timestamp.after.max.ms",)),
     (ConfigDef("message.timestamp.before.max.ms", "long", LONG_MAX, at_least(0)),
      ("log.message.timestamp.before.max.ms",)),

@@ -35,7 +35,7 @@ class LogConfig:
     min_cleanable_dirty_ratio: float = 0.5
     message_timestamp_type: str = "CreateTime"     # or "LogAppendTime"
     message_timestamp_before_max_ms: int = LONG_MAX
-    message_timestamp_after_max_ms: int = LONG_MAX
+    message_timestamp_after_max_ms: int = 3_600_000
     compression_type: str = "producer"
     max_message_bytes: int = 1024 * 1024 + 12
     min_insync_replicas: int = 1

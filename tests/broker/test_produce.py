@@ -1,5 +1,7 @@
 """Produce: acks, timeouts, per-partition errors, legacy message sets and
 their down-conversion for old fetchers."""
+import time
+
 import pytest
 
 from pykbroker.errors import ErrorCode
@@ -110,6 +112,19 @@ def test_producer_may_not_claim_log_append_time(raw):
     create_topic(client, "t")
     data = bytearray(records.build_batch([Record(0, 5, None, b"v")], log_append_time=5))
     assert produce(client, "t", 0, data)["error_code"] == ErrorCode.INVALID_TIMESTAMP
+
+
+def test_timestamps_more_than_an_hour_ahead_are_refused_by_default(raw):
+    """Kafka 4's message.timestamp.after.max.ms default (KIP-1030): one hour."""
+    client = raw()
+    create_topic(client, "t")
+    now = int(time.time() * 1000)
+    ahead = bytearray(records.build_batch([Record(0, now, None, b"now"), Record(1, now + 7_200_000, None, b"later")]))
+    refused = produce(client, "t", 0, ahead)
+    assert refused["error_code"] == ErrorCode.INVALID_TIMESTAMP
+    assert [e["batch_index"] for e in refused["record_errors"]] == [1]
+    soon = bytearray(records.build_batch([Record(0, now + 600_000, None, b"in ten minutes")]))
+    assert produce(client, "t", 0, soon)["error_code"] == ErrorCode.NONE
 
 
 def test_zstd_needs_produce_v7(raw):

@@ -26,6 +26,7 @@ VERSIONS = (0, 11)
 _COMPRESSION_IDS = {"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 # The client id that may write to internal topics, as in Kafka.
 _ADMIN_CLIENT_ID = "__admin_client"
+NO_TIMESTAMP = -1  # magic 0 records: never out of range, as in Kafka
 
 
 def handle(ctx, request):
@@ -127,24 +128,29 @@ def _apply_topic_policies(batch: bytearray, header, config, now_ms, topic_partit
     """What the topic's configs demand of a batch before it is stored: the
     broker-side compression type, timestamp rules, keys for compacted topics."""
     wanted = config.compression_type
-    if "compact" in config.cleanup_policy or (wanted != "producer" and _COMPRESSION_IDS[wanted] != header.compression) \
-            or config.message_timestamp_before_max_ms < LONG_MAX or \
-            config.message_timestamp_after_max_ms < LONG_MAX:
+    recompress = wanted != "producer" and _COMPRESSION_IDS[wanted] != header.compression
+    # The batch's max timestamp answers the "after" bound for every record;
+    # only a "before" bound needs the records' own timestamps.
+    check_timestamps = config.message_timestamp_type == "CreateTime" and (
+        config.message_timestamp_before_max_ms < LONG_MAX
+        or header.max_timestamp > now_ms + config.message_timestamp_after_max_ms)
+    if "compact" in config.cleanup_policy or recompress or check_timestamps:
         decoded = records.decode_records(batch)
         if "compact" in config.cleanup_policy:
             keyless = [(i, f"Compacted topic cannot accept message without key in topic partition {topic_partition}")
                        for i, r in enumerate(decoded) if r.key is None]
             if keyless:
                 raise RecordValidationError(ErrorCode.INVALID_RECORD, keyless)
-        if config.message_timestamp_type == "CreateTime":
+        if check_timestamps:
             earliest = now_ms - config.message_timestamp_before_max_ms
             latest = now_ms + config.message_timestamp_after_max_ms
             out_of_range = [(i, f"Timestamp {r.timestamp} of message with offset {r.offset} is out of range. "
                                 f"The timestamp should be within [{earliest}, {latest}]")
-                            for i, r in enumerate(decoded) if not earliest <= r.timestamp <= latest]
+                            for i, r in enumerate(decoded)
+                            if r.timestamp != NO_TIMESTAMP and not earliest <= r.timestamp <= latest]
             if out_of_range:
                 raise RecordValidationError(ErrorCode.INVALID_TIMESTAMP, out_of_range)
-        if wanted != "producer" and _COMPRESSION_IDS[wanted] != header.compression:
+        if recompress:
             batch = bytearray(records.build_batch(
                 decoded, compression=_COMPRESSION_IDS[wanted], producer_id=header.producer_id,
                 producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
