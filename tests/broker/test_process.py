@@ -258,7 +258,7 @@ def test_stock_server_properties_file(processes, tmp_path):
     with stock.client() as client:
         request = {"topics": [{"name": "auto"}], "allow_auto_topic_creation": True}
         [creating] = client.request(METADATA, 12, request)["topics"]
-        assert creating["error_code"] == ErrorCode.LEADER_NOT_AVAILABLE
+        assert creating["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         response = client.request(METADATA, 12, request)
         [topic] = response["topics"]
         assert (topic["error_code"], len(topic["partitions"])) == (ErrorCode.NONE, 3)

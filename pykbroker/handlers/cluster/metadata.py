@@ -55,9 +55,9 @@ async def handle(ctx, request):
                     code = e.code if e.code != ErrorCode.TOPIC_ALREADY_EXISTS else ErrorCode.LEADER_NOT_AVAILABLE
                     topics.append(_error_topic(code, name))
                 else:
-                    # As Kafka: the request that creates a topic is told
-                    # LEADER_NOT_AVAILABLE, and clients ask again.
-                    topics.append(_error_topic(ErrorCode.LEADER_NOT_AVAILABLE, name))
+                    # As Kafka 4: the request that creates a topic is told
+                    # UNKNOWN_TOPIC_OR_PARTITION, and clients ask again.
+                    topics.append(_error_topic(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name))
                 continue
             topics.append(_describe_topic(ctx, topic, include_ops))
 
