@@ -47,12 +47,13 @@ class ConfigDef:
         try:
             value = _parse(self.type, raw)
         except (TypeError, ValueError):
-            raise ConfigError(f"Invalid value {raw!r} for configuration {self.name}: "
-                              f"expected a {self.type}") from None
+            problem = ("Expected value to be either true or false" if self.type == "boolean"
+                       else f"Not a number of type {self.type.upper()}")
+            raise ConfigError(f"Invalid value {raw} for configuration {self.name}: {problem}") from None
         if value is not None and self.validator is not None:
             problem = self.validator(value)
             if problem:
-                raise ConfigError(f"Invalid value {raw!r} for configuration {self.name}: {problem}")
+                raise ConfigError(f"Invalid value {raw} for configuration {self.name}: {problem}")
         return value
 
 
@@ -144,7 +145,8 @@ _TOPIC_CONFIGS: list[tuple[ConfigDef, tuple[str, ...]]] = [
     (ConfigDef("retention.bytes", "long", -1), ("log.retention.bytes",)),
     (ConfigDef("retention.ms", "long", 604800000, at_least(-1)),
      ("log.retention.ms", "log.retention.minutes", "log.retention.hours")),
-    (ConfigDef("segment.bytes", "int", 1073741824, at_least(14)), ("log.segment.bytes",)),
+    # Kafka 4 refuses segments under 1 MiB, at the topic and the broker alike.
+    (ConfigDef("segment.bytes", "int", 1073741824, at_least(1048576)), ("log.segment.bytes",)),
     (ConfigDef("segment.index.bytes", "int", 10485760, at_least(4)), ("log.index.size.max.bytes",)),
     (ConfigDef("segment.jitter.ms", "long", 0, at_least(0)), ("log.roll.jitter.ms", "log.roll.jitter.hours")),
     (ConfigDef("segment.ms", "long", 604800000, at_least(1)), ("log.roll.ms", "log.roll.hours")),

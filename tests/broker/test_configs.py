@@ -60,7 +60,7 @@ def setup(tmp_path):
     """A broker started with log.retention.ms set, and a topic overriding segment.bytes."""
     with EmbeddedBroker(str(tmp_path / "data"), log_retention_ms="3600000") as broker, \
             RawClient("127.0.0.1", broker.port) as client:
-        create_topic(client, "t", configs={"segment.bytes": "100000"})
+        create_topic(client, "t", configs={"segment.bytes": "2097152"})
         yield broker, client
 
 
@@ -74,7 +74,7 @@ def test_topic_config_values_sources_and_synonyms(setup):
         "retention.ms": ("3600000", STATIC_BROKER, [("log.retention.ms", "3600000", STATIC_BROKER),
                                                     ("log.retention.hours", "168", DEFAULT)]),
         "retention.bytes": ("-1", DEFAULT, [("log.retention.bytes", "-1", DEFAULT)]),
-        "segment.bytes": ("100000", DYNAMIC_TOPIC, [("segment.bytes", "100000", DYNAMIC_TOPIC),
+        "segment.bytes": ("2097152", DYNAMIC_TOPIC, [("segment.bytes", "2097152", DYNAMIC_TOPIC),
                                                    ("log.segment.bytes", "1073741824", DEFAULT)]),
         "cleanup.policy": ("delete", DEFAULT, [("log.cleanup.policy", "delete", DEFAULT)]),
         "max.message.bytes": ("1048588", DEFAULT, [("message.max.bytes", "1048588", DEFAULT)]),
@@ -155,6 +155,7 @@ def test_alter_errors(setup):
         (TOPIC_RESOURCE, "t", [("retention.ms", SET, "soon")], ErrorCode.INVALID_CONFIG),
         (TOPIC_RESOURCE, "t", [("message.timestamp.type", SET, "WallClock")], ErrorCode.INVALID_CONFIG),
         (TOPIC_RESOURCE, "t", [("retention.ms", APPEND, "1")], ErrorCode.INVALID_CONFIG),
+        (TOPIC_RESOURCE, "t", [("segment.bytes", SET, "1000")], ErrorCode.INVALID_CONFIG),
         (TOPIC_RESOURCE, "nope", [("retention.ms", SET, "1")], ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
     ]
     for resource_type, name, changes, expected in cases:
@@ -162,6 +163,11 @@ def test_alter_errors(setup):
         assert response["error_code"] == expected, (name, changes, response)
         assert response["error_message"]
     assert configs(client, TOPIC_RESOURCE, "t", ["retention.ms"])["retention.ms"]["value"] == "3600000"
+    # Kafka's own wording, which its admin tools print as they get it.
+    assert incremental(client, TOPIC_RESOURCE, "t", [("segment.bytes", SET, "1000")])["error_message"] == \
+        "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576"
+    assert incremental(client, TOPIC_RESOURCE, "t", [("retention.ms", SET, "soon")])["error_message"] == \
+        "Invalid value soon for configuration retention.ms: Not a number of type LONG"
 
 
 def test_dynamic_broker_configs_and_their_sources(setup):
@@ -227,13 +233,13 @@ def test_log_append_time(setup):
 
 def test_small_segment_bytes_rolls_segments(setup):
     broker, client = setup
-    incremental(client, TOPIC_RESOURCE, "t", [("segment.bytes", SET, "1000")])
+    incremental(client, TOPIC_RESOURCE, "t", [("segment.bytes", SET, "1048576")])
     for i in range(10):
-        produce_ok(client, "t", 0, batch([b"%d" % i * 200]))
+        produce_ok(client, "t", 0, batch([b"%d" % i * 400_000]))
     segments = [n for n in os.listdir(os.path.join(broker.log_dir, "t-0")) if n.endswith(".log")]
     assert len(segments) >= 4
     values = [r.value for r in decode_all(fetch(client, "t", 0, 0, partition_max_bytes=1 << 20)["records"])]
-    assert values[:1] == [b"0" * 200]
+    assert values[:1] == [b"0" * 400_000]
 
 
 def test_min_insync_replicas_refuses_acks_all(setup):

@@ -25,6 +25,11 @@ def earliest(client):
     return response["topics"][0]["partitions"][0]["offset"]
 
 
+# The smallest segment Kafka allows; records of PAD bytes fill it two at a time.
+SEGMENT = "1048576"
+PAD = b"." * 400_000
+
+
 def segment_bases(broker, partition="t-0"):
     return sorted(int(n[:20]) for n in os.listdir(os.path.join(broker.log_dir, partition)) if n.endswith(".log"))
 
@@ -32,9 +37,9 @@ def segment_bases(broker, partition="t-0"):
 @pytest.mark.parametrize("version", [0, 1, 2])
 def test_delete_records_moves_the_log_start_offset(broker, raw, version):
     client = raw()
-    create_topic(client, "t", configs={"segment.bytes": "500"})
+    create_topic(client, "t", configs={"segment.bytes": SEGMENT})
     for i in range(10):
-        produce_ok(client, "t", 0, batch([b"record %d" % i + b"." * 200]))
+        produce_ok(client, "t", 0, batch([b"record %d" % i + PAD]))
     assert len(segment_bases(broker)) > 3
     result = delete_records(client, 7, version=version)
     assert (result["error_code"], result["low_watermark"]) == (ErrorCode.NONE, 7)
@@ -81,13 +86,13 @@ def retaining_broker(tmp_path):
 def test_retention_by_time_deletes_whole_expired_segments(retaining_broker):
     broker = retaining_broker
     with RawClient("127.0.0.1", broker.port) as client:
-        create_topic(client, "t", configs={"segment.bytes": "600", "retention.ms": "3600000"})
+        create_topic(client, "t", configs={"segment.bytes": SEGMENT, "retention.ms": "3600000"})
         hour_ago = int(time.time() * 1000) - 2 * 3600_000
         for i in range(6):
-            produce_ok(client, "t", 0, batch([b"old %d" % i + b"." * 200], timestamp=hour_ago))
+            produce_ok(client, "t", 0, batch([b"old %d" % i + PAD], timestamp=hour_ago))
         now = int(time.time() * 1000)
         for i in range(6, 9):
-            produce_ok(client, "t", 0, batch([b"new %d" % i + b"." * 200], timestamp=now))
+            produce_ok(client, "t", 0, batch([b"new %d" % i + PAD], timestamp=now))
         wait_for(lambda: earliest(client) == 6, message="the expired segments to go")
         assert segment_bases(broker)[0] == 6
         assert fetch(client, "t", 0, 5)["error_code"] == ErrorCode.OFFSET_OUT_OF_RANGE
@@ -97,16 +102,16 @@ def test_retention_by_time_deletes_whole_expired_segments(retaining_broker):
 def test_retention_by_size_keeps_the_newest_segments(retaining_broker):
     broker = retaining_broker
     with RawClient("127.0.0.1", broker.port) as client:
-        create_topic(client, "t", configs={"segment.bytes": "600", "retention.bytes": "1000"})
+        create_topic(client, "t", configs={"segment.bytes": SEGMENT, "retention.bytes": "1500000"})
         for i in range(12):
-            produce_ok(client, "t", 0, batch([b"r%02d" % i + b"." * 200]))
+            produce_ok(client, "t", 0, batch([b"r%02d" % i + PAD]))
 
         def sizes():
             return broker.call(lambda: [s.size for s in broker.broker.replicas.get("t", 0).log.segments])
 
         # As in Kafka: the oldest segments go while the rest still hold retention.bytes.
-        wait_for(lambda: sum(sizes()) - sizes()[0] < 1000, message="segments beyond retention.bytes to go")
-        assert sum(sizes()) >= 1000
+        wait_for(lambda: sum(sizes()) - sizes()[0] < 1_500_000, message="segments beyond retention.bytes to go")
+        assert sum(sizes()) >= 1_500_000
         start = earliest(client)
         assert start == segment_bases(broker)[0] > 0      # only whole segments go
         assert [v[:3] for v in fetched_values(client, "t", 0, start)] == [b"r%02d" % i for i in range(start, 12)]
