@@ -331,6 +331,10 @@ class BrokerConfig:
                          if name not in BROKER_CONFIGS and name not in ACCEPTED_WITHOUT_EFFECT)
         if unknown:
             raise ConfigError("Unknown configuration(s): " + ", ".join(unknown))
+        if props.get("authorizer.class.name", "").strip():
+            # Started anyway, the broker would let everyone do everything.
+            raise ConfigError(f"authorizer.class.name is {props['authorizer.class.name'].strip()}: "
+                              f"pykbroker has no authorizer and enforces no ACLs")
         self.static: dict[str, Any] = {}
         for name, raw in props.items():
             if name in BROKER_CONFIGS:

@@ -13,6 +13,8 @@ from .data import delete_records, fetch, list_offsets, offset_for_leader_epoch, 
 from .group import (consumer_group_describe, consumer_group_heartbeat, delete_groups, describe_groups,
                     find_coordinator, heartbeat, join_group, leave_group, list_groups, offset_commit, offset_delete,
                     offset_fetch, sync_group)
+from .security import (create_acls, create_delegation_token, delete_acls, describe_acls, describe_delegation_token,
+                       expire_delegation_token, renew_delegation_token, sasl_authenticate, sasl_handshake)
 from .txn import (add_offsets_to_txn, add_partitions_to_txn, describe_producers, describe_transactions, end_txn,
                   init_producer_id, list_transactions, txn_offset_commit, write_txn_markers)
 
@@ -24,6 +26,8 @@ _MODULES = [
     describe_producers, describe_transactions, list_transactions,
     find_coordinator, join_group, sync_group, heartbeat, leave_group, offset_commit, offset_fetch, describe_groups,
     list_groups, delete_groups, offset_delete, consumer_group_heartbeat, consumer_group_describe,
+    sasl_handshake, sasl_authenticate, describe_acls, create_acls, delete_acls,
+    create_delegation_token, renew_delegation_token, expire_delegation_token, describe_delegation_token,
 ]
 
 HANDLERS = {module.API_KEY: module for module in _MODULES}

@@ -193,6 +193,8 @@ def test_a_second_broker_on_the_same_log_dir_is_refused(processes, tmp_path):
     # No TLS or SASL: such a listener is refused rather than served as plaintext.
     ("listeners=SSL://127.0.0.1:0", "security protocol SSL"),
     ("listeners=INTERNAL://127.0.0.1:0", "No security protocol defined for listener INTERNAL"),
+    # No authorizer: one that is asked for is refused rather than silently missing.
+    ("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer", "enforces no ACLs"),
 ])
 def test_bad_properties_are_refused_at_start(tmp_path, override, named):
     result = subprocess.run([sys.executable, "-m", "pykbroker", "--override", override,
