@@ -228,6 +228,9 @@ def test_a_transactional_write_outside_a_transaction_is_refused(txn_client):
     assert txn.send("t", 0, [b"x"], version=11)["error_code"] == ErrorCode.TRANSACTION_ABORTABLE
     assert txn.send("t", 0, [b"x"], version=9)["error_code"] == ErrorCode.INVALID_TXN_STATE
     assert txn.add("t", 0, 5) == {("t", 0): ErrorCode.OPERATION_NOT_ATTEMPTED, ("t", 5): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
+    # Internal topics are never written by transactions of clients.
+    assert txn.add("__consumer_offsets", 0) == {("__consumer_offsets", 0): ErrorCode.TOPIC_AUTHORIZATION_FAILED}
+    assert describe(txn_client, "tx")["tx"]["topics"] == []
     assert txn.add("t", 0) == {("t", 0): ErrorCode.NONE}
     assert txn.send("t", 0, [b"x"], version=11)["error_code"] == ErrorCode.NONE
 
@@ -237,7 +240,10 @@ def test_requests_for_an_unknown_producer(txn_client):
     txn.producer_id, txn.epoch = 123, 0
     assert txn.add("t", 0) == {("t", 0): ErrorCode.INVALID_PRODUCER_ID_MAPPING}
     assert txn.end(commit=True) == ErrorCode.INVALID_PRODUCER_ID_MAPPING
-    assert describe(txn_client, "nobody")["nobody"]["error_code"] == ErrorCode.TRANSACTIONAL_ID_NOT_FOUND
+    described = describe(txn_client, "nobody", "")
+    assert [(s["error_code"], s["producer_id"], s["producer_epoch"], s["transaction_start_time_ms"])
+            for s in (described["nobody"], described[""])] == \
+        [(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, 0, 0, 0), (ErrorCode.INVALID_REQUEST, 0, 0, 0)]
 
 
 def test_a_timed_out_transaction_is_aborted_and_its_producer_fenced(tmp_path):
@@ -358,11 +364,15 @@ def test_admin_apis_describe_producers_and_transactions(txn_client):
     assert (state["error_code"], state["transaction_state"], state["producer_id"], state["topics"]) == \
         (ErrorCode.NONE, "Ongoing", txn.producer_id, [{"topic": "t", "partitions": [0]}])
     assert state["transaction_start_time_ms"] > 0 and state["transaction_timeout_ms"] == 60_000
-    producers = client.request(DESCRIBE_PRODUCERS, 0, {"topics": [{"name": "t", "partition_indexes": [0, 7]}]})
-    p0, p7 = producers["topics"][0]["partitions"]
+    producers = client.request(DESCRIBE_PRODUCERS, 0, {"topics": [{"name": "t", "partition_indexes": [0, 7]},
+                                                                   {"name": "nosuch", "partition_indexes": [0]}]})
+    (p0, p7), (unknown,) = [t["partitions"] for t in producers["topics"]]
     assert [(p["producer_id"], p["producer_epoch"], p["last_sequence"], p["current_txn_start_offset"])
             for p in p0["active_producers"]] == [(txn.producer_id, txn.epoch, 1, 0)]
-    assert p7["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    # As Kafka words them: only an unknown topic comes with a message.
+    assert [(p["error_code"], p["error_message"]) for p in (p7, unknown)] == [
+        (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, None),
+        (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.")]
 
     def listed(**filters):
         response = client.request(LIST_TRANSACTIONS, 1, {"state_filters": [], "producer_id_filters": [],
@@ -427,7 +437,19 @@ def test_txn_offset_commit_needs_add_offsets_to_txn(txn_client):
     txn.init()
     assert txn_offset_commit(txn, "g", 5, version=4) == ErrorCode.TRANSACTION_ABORTABLE
     assert txn_offset_commit(txn, "g", 5, version=3) == ErrorCode.INVALID_TXN_STATE
+    assert txn_offset_commit(txn, "", 5) == ErrorCode.INVALID_GROUP_ID
     assert fetch_offset(txn_client, "g", require_stable=True) == -1
+
+
+def test_txn_offset_commit_of_a_fenced_producer_is_an_invalid_epoch(txn_client):
+    """Kafka answers INVALID_PRODUCER_EPOCH here at every version, not PRODUCER_FENCED."""
+    find_group_coordinator(txn_client, "g")
+    old = Txn(txn_client, "copier")
+    old.init()
+    assert add_offsets(old, "g") == ErrorCode.NONE
+    Txn(txn_client, "copier").init()
+    for version in range(5):
+        assert txn_offset_commit(old, "g", 5, version=version) == ErrorCode.INVALID_PRODUCER_EPOCH
 
 
 def test_add_partitions_to_txn_broker_form(txn_client):
@@ -445,7 +467,7 @@ def test_add_partitions_to_txn_broker_form(txn_client):
         return result["topic_results"][0]["results_by_partition"][0]["partition_error_code"]
 
     assert batched(5, verify_only=True) == ErrorCode.TRANSACTION_ABORTABLE
-    assert batched(4, verify_only=True) == ErrorCode.INVALID_TXN_STATE
+    assert batched(4, verify_only=True) == ErrorCode.TRANSACTION_ABORTABLE
     assert batched(4, verify_only=False) == ErrorCode.NONE
     assert batched(5, verify_only=True) == ErrorCode.NONE
     assert batched(5, verify_only=True, transactional_id="other") == ErrorCode.INVALID_PRODUCER_ID_MAPPING

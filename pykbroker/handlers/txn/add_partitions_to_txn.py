@@ -1,12 +1,14 @@
 """AddPartitionsToTxn (key 24), versions 0-5.
 
 v0-3 come from producers: one transaction whose partitions join it (the
-same error for all of them; partitions of unknown topics get
-UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED, as in
-Kafka). v4+ come from brokers and batch several transactions, each either
-added or, with VerifyOnly, checked (KIP-890's verification before a
-transactional write). v2+ know PRODUCER_FENCED, v5+ TRANSACTION_ABORTABLE.
+same error for all of them; partitions of internal topics get
+TOPIC_AUTHORIZATION_FAILED, of unknown topics UNKNOWN_TOPIC_OR_PARTITION,
+and the others OPERATION_NOT_ATTEMPTED, as in Kafka). v4+ come from brokers
+and batch several transactions, each either added or, with VerifyOnly,
+checked (KIP-890's verification before a transactional write). v2+ know
+PRODUCER_FENCED, v4+ TRANSACTION_ABORTABLE (as Kafka answers its brokers).
 """
+from ...cluster.topics import is_internal
 from ...errors import ErrorCode
 from . import for_version
 
@@ -39,11 +41,12 @@ async def _batched(ctx, request):
 async def _add(ctx, transactional_id, producer_id, epoch, topics, verify_only):
     partitions = [(t["name"], p) for t in topics for p in t["partitions"]]
     metadata = ctx.broker.store.metadata.topics
-    unknown = {(t, p) for t, p in partitions if t not in metadata or not 0 <= p < len(metadata[t].partitions)}
+    refused = {(t, p): ErrorCode.TOPIC_AUTHORIZATION_FAILED for t, p in partitions if is_internal(t)}
+    refused.update({(t, p): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for t, p in partitions
+                    if (t, p) not in refused and (t not in metadata or not 0 <= p < len(metadata[t].partitions))})
     coordinator = ctx.broker.txn_coordinator
-    if unknown:
-        errors = {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown else ErrorCode.OPERATION_NOT_ATTEMPTED
-                  for tp in partitions}
+    if refused:
+        errors = {tp: refused.get(tp, ErrorCode.OPERATION_NOT_ATTEMPTED) for tp in partitions}
     elif verify_only:
         errors = coordinator.verify_partitions(transactional_id, producer_id, epoch, partitions)
     else:
@@ -52,5 +55,5 @@ async def _add(ctx, transactional_id, producer_id, epoch, topics, verify_only):
     by_topic = {}
     for (topic, index), code in errors.items():
         by_topic.setdefault(topic, []).append(
-            {"partition_index": index, "partition_error_code": for_version(code, ctx.api_version, 2, 5)})
+            {"partition_index": index, "partition_error_code": for_version(code, ctx.api_version, 2, 4)})
     return [{"name": topic, "results_by_partition": results} for topic, results in by_topic.items()]

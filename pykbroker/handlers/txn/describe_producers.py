@@ -3,6 +3,7 @@
 The producer state of partitions this broker leads: each active producer's
 epoch, last sequence and timestamp, coordinator epoch and the first offset
 of its open transaction (``kafka-transactions.sh describe-producers``).
+As in Kafka, only an unknown topic comes with an error message.
 """
 from ...errors import ErrorCode, KafkaError
 
@@ -21,7 +22,9 @@ def handle(ctx, request):
             try:
                 partition = replicas.leader_partition(topic["name"], index)
             except KafkaError as e:
-                result["error_code"], result["error_message"] = e.code, e.message
+                result["error_code"] = e.code
+                if topic["name"] not in ctx.broker.store.metadata.topics:
+                    result["error_message"] = e.message
             else:
                 result["active_producers"] = [
                     {"producer_id": e.producer_id, "producer_epoch": e.epoch, "last_sequence": e.last_seq,

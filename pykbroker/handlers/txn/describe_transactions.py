@@ -1,8 +1,9 @@
 """DescribeTransactions (key 65), version 0.
 
 The coordinator's state of each transactional id (``kafka-transactions.sh
-describe``): TRANSACTIONAL_ID_NOT_FOUND for an unknown one, NOT_COORDINATOR
-or COORDINATOR_LOAD_IN_PROGRESS when this broker does not hold it.
+describe``): TRANSACTIONAL_ID_NOT_FOUND for an unknown one, INVALID_REQUEST
+for the empty one, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS when this
+broker does not hold it. An error leaves the other fields zero, as in Kafka.
 """
 from ...errors import ErrorCode, KafkaError
 
@@ -15,15 +16,19 @@ def handle(ctx, request):
     states = []
     for transactional_id in request["transactional_ids"]:
         state = {"transactional_id": transactional_id, "error_code": ErrorCode.NONE, "transaction_state": "",
-                 "transaction_timeout_ms": 0, "transaction_start_time_ms": -1, "producer_id": -1,
-                 "producer_epoch": -1, "topics": []}
-        try:
-            m = coordinator.transaction(transactional_id)
-        except KafkaError as e:
-            m, state["error_code"] = None, e.code
+                 "transaction_timeout_ms": 0, "transaction_start_time_ms": 0, "producer_id": 0,
+                 "producer_epoch": 0, "topics": []}
+        m = None
+        if not transactional_id:
+            state["error_code"] = ErrorCode.INVALID_REQUEST
         else:
-            if m is None:
-                state["error_code"] = ErrorCode.TRANSACTIONAL_ID_NOT_FOUND
+            try:
+                m = coordinator.transaction(transactional_id)
+            except KafkaError as e:
+                state["error_code"] = e.code
+            else:
+                if m is None:
+                    state["error_code"] = ErrorCode.TRANSACTIONAL_ID_NOT_FOUND
         if m is not None:
             by_topic = {}
             for topic, index in sorted(m.partitions):
