@@ -195,6 +195,18 @@ def delete_records(ctx: Context) -> None:
     expect([r.value for r in ctx.read(topic, 2)] == ["value-3", "value-4"], "records before offset 3 still read")
 
 
+@scenario(CLI, "acls-no-authorizer", "kafka-acls --list and --add fail, saying no authorizer is configured "
+          "(Kafka's default)")
+def acls_no_authorizer(ctx: Context) -> None:
+    for args in (("--list",), ("--add", "--allow-principal", "User:alice", "--operation", "Read",
+                               "--topic", ctx.name("t"))):
+        result = tool(ctx, "kafka-acls", *args)
+        printed = result.stdout + result.stderr
+        expect(result.returncode != 0 and "SecurityDisabledException" in printed
+               and "No Authorizer is configured" in printed,
+               f"kafka-acls {args[0]} did not report the missing authorizer: {result.returncode} {printed[-2000:]}")
+
+
 def _perf_produce(ctx: Context, topic: str, records: int) -> str:
     return ok(ctx, "kafka-producer-perf-test", "--topic", topic, "--num-records", str(records),
               "--record-size", "100", "--throughput", "-1", "--producer-props", "acks=all", timeout=120)
