@@ -132,6 +132,28 @@ class ErrorCode(IntEnum):
     INVALID_VOTER_KEY = 125
     DUPLICATE_VOTER = 126
     VOTER_NOT_FOUND = 127
+    INVALID_REGULAR_EXPRESSION = 128
+
+
+# Kafka's default message of an error (``Errors.message()``: its exception's
+# message), for the responses that carry it where Kafka gives no other.
+_DEFAULT_MESSAGES = {
+    ErrorCode.NONE: "NONE",
+    ErrorCode.UNKNOWN_SERVER_ERROR: "The server experienced an unexpected error when processing the request.",
+    ErrorCode.COORDINATOR_LOAD_IN_PROGRESS: "The coordinator is loading and hence can't process requests.",
+    ErrorCode.COORDINATOR_NOT_AVAILABLE: "The coordinator is not available.",
+    ErrorCode.NOT_COORDINATOR: "This is not the correct coordinator.",
+    ErrorCode.GROUP_AUTHORIZATION_FAILED: "Group authorization failed.",
+    ErrorCode.INVALID_REQUEST: "This most likely occurs because of a request being malformed by the client library "
+                               "or the message was sent to an incompatible broker. See the broker logs for more "
+                               "details.",
+    ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "Transactional Id authorization failed.",
+}
+
+
+def default_message(code: ErrorCode) -> str:
+    """The message Kafka's ``Errors.message()`` gives for ``code``."""
+    return _DEFAULT_MESSAGES.get(code, ErrorCode(code).name)
 
 
 class KafkaError(Exception):

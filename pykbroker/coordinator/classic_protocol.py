@@ -532,9 +532,16 @@ class ClassicProtocol:
         except KafkaError as e:
             return e.code, []
         async with shard.lock:
-            group = shard.classic_group(group_id)
+            group = shard.groups.get(group_id)
             if group is None:
-                return ErrorCode.UNKNOWN_MEMBER_ID, []
+                # Kafka answers each member, with no top-level error.
+                return ErrorCode.NONE, [{"member_id": m["member_id"], "group_instance_id": m["group_instance_id"],
+                                         "error_code": ErrorCode.UNKNOWN_MEMBER_ID} for m in members]
+            if not isinstance(group, ClassicGroup):
+                try:
+                    return ErrorCode.NONE, await self.coordinator.consumer.classic_leave(shard, group, members)
+                except KafkaError as e:
+                    return e.code, []
             if group.is_in(DEAD):
                 return ErrorCode.COORDINATOR_NOT_AVAILABLE, []
             results, leaving, changed = [], [], False

@@ -60,7 +60,7 @@ class ConsumerProtocol:
         assignor = request["server_assignor"]
         if assignor is not None and assignor not in self._assignors():
             return heartbeat_error(ErrorCode.UNSUPPORTED_ASSIGNOR,
-                                   f"Assignor {assignor} is not supported. Supported assignors: "
+                                   f"ServerAssignor {assignor} is not supported. Supported assignors: "
                                    f"{', '.join(self._assignors())}.")
         try:
             shard = self.coordinator.runtime.shard_for(request["group_id"])
@@ -90,7 +90,7 @@ class ConsumerProtocol:
             group = None
         if group is None:
             if epoch != 0:
-                raise KafkaError(ErrorCode.UNKNOWN_MEMBER_ID, f"Group {group_id} not found.")
+                raise KafkaError(ErrorCode.GROUP_ID_NOT_FOUND, f"Consumer group {group_id} not found.")
             group = ConsumerGroup(group_id)
         if not member_id:
             member_id = uuid_str(new_uuid())
@@ -102,6 +102,9 @@ class ConsumerProtocol:
         targets = dict(group.target)
         member = self._member(group, request, member_id, owned, members, targets, records)
         is_new = member_id not in group.members
+        regex = request.get("subscribed_topic_regex")
+        if regex and regex != member.subscribed_topic_regex:
+            _check_regex(regex)  # a new regex, once the group and the member are known (as Kafka)
 
         updated = member.copy(client_id=client_id, client_host=client_host)
         for field, value in (("instance_id", request["instance_id"]), ("rack_id", request["rack_id"]),
@@ -245,9 +248,11 @@ class ConsumerProtocol:
     # --- leaving and fencing ----------------------------------------------------------------
     async def _leave(self, shard: Any, request: dict) -> dict:
         group_id, member_id, epoch = request["group_id"], request["member_id"], request["member_epoch"]
-        group = shard.consumer_group(group_id)
+        group = shard.groups.get(group_id)
         if group is None:
-            raise KafkaError(ErrorCode.UNKNOWN_MEMBER_ID, f"Group {group_id} not found.")
+            raise KafkaError(ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} not found.")
+        if not isinstance(group, ConsumerGroup):
+            raise KafkaError(ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group.")
         instance_id = request["instance_id"]
         if instance_id is not None:
             member = group.static_member(instance_id)
@@ -274,19 +279,53 @@ class ConsumerProtocol:
                 "member_epoch": epoch, "heartbeat_interval_ms": 0, "assignment": None}
 
     async def _fence(self, shard: Any, group: ConsumerGroup, member: ConsumerMember, reason: str) -> None:
-        group_id, member_id = group.group_id, member.member_id
-        records = [gr.consumer_group_current_member(group_id, member_id, None),
-                   gr.consumer_group_target_member(group_id, member_id, None),
-                   gr.consumer_group_member(group_id, member_id, None)]
-        remaining = [m for m in group.members.values() if m.member_id != member_id]
+        await self._remove_members(shard, group, [member], reason)
+
+    async def _remove_members(self, shard: Any, group: ConsumerGroup, leaving: list[ConsumerMember],
+                              reason: str) -> None:
+        """Remove members at once, with one bump of the group epoch."""
+        group_id = group.group_id
+        leaving_ids = list(dict.fromkeys(m.member_id for m in leaving))
+        records = []
+        for member_id in leaving_ids:
+            records += [gr.consumer_group_current_member(group_id, member_id, None),
+                        gr.consumer_group_target_member(group_id, member_id, None),
+                        gr.consumer_group_member(group_id, member_id, None)]
+        remaining = [m for m in group.members.values() if m.member_id not in leaving_ids]
         subscription_metadata = self._subscription_metadata(remaining)
         if subscription_metadata != group.subscription_metadata:
             records.append(gr.consumer_group_partition_metadata(group_id, subscription_metadata))
         records.append(gr.consumer_group_epoch(group_id, group.group_epoch + 1))
         await self.coordinator.write(shard, records)
-        shard.timers.cancel(_session_key(group_id, member_id))
-        shard.timers.cancel(_rebalance_key(group_id, member_id))
-        log.info("group %s: member %s removed because %s", group_id, member_id, reason)
+        for member_id in leaving_ids:
+            shard.timers.cancel(_session_key(group_id, member_id))
+            shard.timers.cancel(_rebalance_key(group_id, member_id))
+            log.info("group %s: member %s removed because %s", group_id, member_id, reason)
+
+    async def classic_leave(self, shard: Any, group: ConsumerGroup, identities: list[dict]) -> list[dict]:
+        """A classic LeaveGroup naming members of this group (an admin
+        removing them, as Kafka's classicGroupLeaveToConsumerGroup allows):
+        each member found, by member id or by instance id, is removed; a
+        static member named with another member id is fenced. Returns one
+        result per identity; raises KafkaError when the removal is not written."""
+        results, leaving = [], []
+        for identity in identities:
+            member_id, instance_id = identity["member_id"], identity["group_instance_id"]
+            error = ErrorCode.NONE
+            if instance_id is None:
+                member = group.members.get(member_id)
+            else:
+                member = group.static_member(instance_id)
+                if member is not None and member_id and member_id != member.member_id:
+                    error = ErrorCode.FENCED_INSTANCE_ID
+            if member is None:
+                error = ErrorCode.UNKNOWN_MEMBER_ID
+            elif error == ErrorCode.NONE:
+                leaving.append(member)
+            results.append({"member_id": member_id, "group_instance_id": instance_id, "error_code": error})
+        if leaving:
+            await self._remove_members(shard, group, leaving, "the member was removed by a LeaveGroup request")
+        return results
 
     def _schedule_session_timeout(self, shard: Any, group_id: str, member_id: str) -> None:
         shard.timers.schedule(_session_key(group_id, member_id),
@@ -329,6 +368,9 @@ class ConsumerProtocol:
                       "group_state": "", "group_epoch": 0, "assignment_epoch": 0, "assignor_name": "",
                       "members": [], "authorized_operations": authz.NOT_REQUESTED}
             results.append(result)
+            if not group_id:
+                result["error_code"] = ErrorCode.INVALID_GROUP_ID
+                continue
             try:
                 shard = self.coordinator.runtime.shard_for(group_id)
             except KafkaError as e:
@@ -402,40 +444,63 @@ def _is_subset(owned: list | None, assigned: dict) -> bool:
 
 
 def _invalid_request(request: dict, version: int) -> str | None:
-    """Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid."""
+    """Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid (its checks in
+    its order); the assignor and the regular expression are checked after."""
     epoch = request["member_epoch"]
-    if not request["group_id"]:
-        return "GroupId can't be empty."
-    if request["instance_id"] == "":
-        return "InstanceId can't be empty."
-    if request["rack_id"] == "":
-        return "RackId can't be empty."
-    if version >= 1 and not request["member_id"]:
+    if (version >= 1 or epoch > 0 or epoch == LEAVE_GROUP_EPOCH) and _blank(request["member_id"]):
         return "MemberId can't be empty."
-    regex = request.get("subscribed_topic_regex")
-    if epoch > 0 or epoch == LEAVE_GROUP_EPOCH:
-        if not request["member_id"]:
-            return "MemberId can't be empty."
-    elif epoch == 0:
+    if _blank(request["group_id"]):
+        return "GroupId can't be empty."
+    if _blank(request["instance_id"]):
+        return "InstanceId can't be empty."
+    if _blank(request["rack_id"]):
+        return "RackId can't be empty."
+    if epoch == 0:
         if request["rebalance_timeout_ms"] == -1:
             return "RebalanceTimeoutMs must be provided in first request."
         if request["topic_partitions"] is None or request["topic_partitions"]:
             return "TopicPartitions must be empty when (re-)joining."
-        if not request["subscribed_topic_names"] and not regex:
-            return "SubscribedTopicNames or SubscribedTopicRegex must be set in first request."
+        # An empty list of names, or an empty regex, joins with no topics.
+        if request["subscribed_topic_names"] is None and request.get("subscribed_topic_regex") is None:
+            return "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining."
     elif epoch == LEAVE_GROUP_STATIC_EPOCH:
-        if not request["member_id"]:
-            return "MemberId can't be empty."
         if request["instance_id"] is None:
             return "InstanceId can't be null."
-    else:
+    elif epoch < LEAVE_GROUP_STATIC_EPOCH:
         return "MemberEpoch is invalid."
-    if regex:
-        try:
-            _compile(regex)
-        except re.error as e:
-            return f"SubscribedTopicRegex {regex} is not a valid regular expression: {e}"
     return None
+
+
+def _blank(value: str | None) -> bool:
+    """Kafka's throwIfEmptyString: set, and empty once trimmed (Java's trim)."""
+    return value is not None and all(ord(c) <= 0x20 for c in value)
+
+
+# Python's re error messages (their start) and RE2/J's description of the
+# same error, which Kafka's message carries.
+_RE2_DESCRIPTIONS = (
+    ("unterminated character set", "missing closing ]"),
+    ("missing ), unterminated subpattern", "missing closing )"),
+    ("unbalanced parenthesis", "unexpected )"),
+    ("nothing to repeat", "missing argument to repetition operator"),
+    ("multiple repeat", "invalid nested repetition operator"),
+    ("bad character range", "invalid character class range"),
+    ("bad escape (end of pattern)", "trailing backslash at end of expression"),
+    ("bad escape", "invalid escape sequence"),
+    ("min repeat greater than max repeat", "invalid repeat count"),
+)
+
+
+def _check_regex(regex: str) -> None:
+    """INVALID_REGULAR_EXPRESSION for a regex that does not compile, with
+    Kafka's message. Its reason is RE2/J's description of the error where
+    Python's re reports the same error, else Python's own message."""
+    try:
+        _compile(regex)
+    except re.error as e:
+        reason = next((re2 for prefix, re2 in _RE2_DESCRIPTIONS if e.msg.startswith(prefix)), e.msg)
+        raise KafkaError(ErrorCode.INVALID_REGULAR_EXPRESSION,
+                         f"SubscribedTopicRegex `{regex}` is not a valid regular expression: {reason}.") from None
 
 
 _PATTERNS: dict[str, re.Pattern] = {}

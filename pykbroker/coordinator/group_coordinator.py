@@ -115,30 +115,51 @@ class GroupCoordinator:
     async def commit_offsets(self, group_id: str, generation_or_epoch: int, member_id: str,
                              instance_id: str | None, retention_time_ms: int, topics: list[dict],
                              version: int) -> dict[tuple[str, int], ErrorCode]:
-        """OffsetCommit: ``topics`` as in the request; returns each partition's error."""
+        """OffsetCommit: ``topics`` as in the request; returns each partition's error.
+
+        As in Kafka, partitions of unknown topics are answered before the
+        group is looked at, and a commit left with no other partition (or
+        none at all) never reaches the group: it creates no group and fails
+        no validation. The empty group id is a group like any other here
+        (Kafka keeps it for backward compatibility)."""
         results = {(t["name"], p["partition_index"]): ErrorCode.NONE for t in topics for p in t["partitions"]}
-        if not group_id:
-            return dict.fromkeys(results, ErrorCode.INVALID_GROUP_ID)
+        unknown = self._unknown_partitions(topics)
+        results.update(dict.fromkeys(unknown, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+        if len(unknown) == len(results):
+            return results
+
+        def failed(code: ErrorCode) -> dict[tuple[str, int], ErrorCode]:
+            return {tp: code if error == ErrorCode.NONE else error for tp, error in results.items()}
         try:
             shard = self.runtime.shard_for(group_id)
         except KafkaError as e:
-            return dict.fromkeys(results, e.code)
+            return failed(e.code)
         async with shard.lock:
             try:
                 simple = self._validate_commit(shard, group_id, generation_or_epoch, member_id, instance_id,
                                                version)
             except KafkaError as e:
-                return dict.fromkeys(results, e.code)
+                return failed(e.code)
             now = self.now_ms()
             expire = now + retention_time_ms if retention_time_ms != -1 else None
             entries = self._offset_records(group_id, topics, now, expire, results)
             try:
                 await self.write(shard, entries)
             except KafkaError as e:
-                return {tp: e.code if code == ErrorCode.NONE else code for tp, code in results.items()}
+                return failed(e.code)
             if simple and group_id not in shard.groups:
                 shard.groups[group_id] = ClassicGroup(group_id)
         return results
+
+    def _unknown_partitions(self, topics: list[dict]) -> set[tuple[str, int]]:
+        known = self.broker.store.metadata.topics
+        unknown = set()
+        for topic in topics:
+            registration = known.get(topic["name"])
+            for p in topic["partitions"]:
+                if registration is None or not 0 <= p["partition_index"] < len(registration.partitions):
+                    unknown.add((topic["name"], p["partition_index"]))
+        return unknown
 
     def _offset_records(self, group_id: str, topics: list[dict], now: int, expire: int | None,
                         results: dict) -> list:
@@ -246,6 +267,8 @@ class GroupCoordinator:
 
     # --- OffsetDelete -------------------------------------------------------------------------
     async def delete_offsets(self, group_id: str, topics: list[dict]) -> tuple[ErrorCode, dict]:
+        if not group_id:
+            return ErrorCode.INVALID_GROUP_ID, {}
         results = {(t["name"], p["partition_index"]): ErrorCode.NONE for t in topics for p in t["partitions"]}
         try:
             shard = self.runtime.shard_for(group_id)
@@ -278,14 +301,14 @@ class GroupCoordinator:
 
     # --- DeleteGroups ---------------------------------------------------------------------------
     async def delete_groups(self, group_ids: list[str]) -> dict[str, ErrorCode]:
+        """One result per distinct group id (Kafka drops the repeats), the
+        empty group id included."""
         results = {}
-        for group_id in group_ids:
+        for group_id in dict.fromkeys(group_ids):
             results[group_id] = await self._delete_group(group_id)
         return results
 
     async def _delete_group(self, group_id: str) -> ErrorCode:
-        if not group_id:
-            return ErrorCode.INVALID_GROUP_ID
         try:
             shard = self.runtime.shard_for(group_id)
         except KafkaError as e:

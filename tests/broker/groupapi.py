@@ -18,6 +18,17 @@ OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, LEAVE_GROU
 SYNC_GROUP, DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE = 14, 15, 16, 42, 47
 CONSUMER_GROUP_HEARTBEAT, CONSUMER_GROUP_DESCRIBE = 68, 69
 
+# The AclOperations a group's authorized operations hold when every
+# principal may do everything: READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS and
+# ALTER_CONFIGS (Kafka's AclEntry.supportedOperations(GROUP)).
+GROUP_OPERATIONS = {3, 6, 8, 10, 11}
+
+
+def operations(bits: int) -> set[int]:
+    """The AclOperation codes of an authorized-operations bitfield."""
+    return {op for op in range(32) if bits & (1 << op)}
+
+
 # Settings that make rebalances quick enough to test, on both brokers.
 GROUP_PROPERTIES = {
     "group.initial.rebalance.delay.ms": "300",  # the first members of a group join one generation
@@ -152,10 +163,10 @@ def join_new_member(client: RawClient, group: str, version: int = 9, **kwargs) -
 
 def sync(client: RawClient, group: str, generation: int, member_id: str,
          assignments: dict[str, bytes] | None = None, *, instance_id: str | None = None, version: int = 5,
-         protocol_name: str | None = "range") -> dict:
+         protocol_type: str | None = "consumer", protocol_name: str | None = "range") -> dict:
     return client.request(SYNC_GROUP, version, {
         "group_id": group, "generation_id": generation, "member_id": member_id, "group_instance_id": instance_id,
-        "protocol_type": "consumer", "protocol_name": protocol_name,
+        "protocol_type": protocol_type, "protocol_name": protocol_name,
         "assignments": [{"member_id": m, "assignment": a} for m, a in (assignments or {}).items()]})
 
 

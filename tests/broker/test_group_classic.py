@@ -6,10 +6,10 @@ import time
 import pytest
 
 from pykbroker.errors import ErrorCode
-from tests.broker.groupapi import (DESCRIBE_GROUPS, FIND_COORDINATOR, GROUP_PROPERTIES, JOIN_GROUP, LEAVE_GROUP,
-                                   LIST_GROUPS, SYNC_GROUP, assignment, decode_assignment, find_coordinator,
-                                   heartbeat, join, join_request, stable_group, subscription,
-                                   sync, targets_fixture, wait_for_heartbeat_error)
+from tests.broker.groupapi import (DESCRIBE_GROUPS, FIND_COORDINATOR, GROUP_OPERATIONS, GROUP_PROPERTIES, JOIN_GROUP,
+                                   LEAVE_GROUP, LIST_GROUPS, SYNC_GROUP, assignment, decode_assignment,
+                                   find_coordinator, heartbeat, join, join_request, operations, stable_group,
+                                   subscription, sync, targets_fixture, wait_for_heartbeat_error)
 from tests.broker.rawapi import METADATA, wait_for
 
 target = targets_fixture(GROUP_PROPERTIES)
@@ -44,9 +44,31 @@ def test_find_coordinator_creates_the_internal_topic_and_names_its_leader(target
     assert len(topic["partitions"]) == int(GROUP_PROPERTIES["offsets.topic.num.partitions"])
 
 
+# Errors.INVALID_REQUEST.message(), which Kafka sends when it refuses a request as a whole.
+INVALID_REQUEST_MESSAGE = ("This most likely occurs because of a request being malformed by the client library or "
+                           "the message was sent to an incompatible broker. See the broker logs for more details.")
+
+
 def test_find_coordinator_refuses_an_unknown_key_type(client):
-    response = client.request(FIND_COORDINATOR, 4, {"key_type": 5, "coordinator_keys": ["g"]})
-    assert response["coordinators"][0]["error_code"] == ErrorCode.INVALID_REQUEST
+    response = client.request(FIND_COORDINATOR, 4, {"key_type": 5, "coordinator_keys": ["g", "h"]})
+    assert [(c["key"], c["error_code"], c["error_message"]) for c in response["coordinators"]] == [
+        ("g", ErrorCode.INVALID_REQUEST, INVALID_REQUEST_MESSAGE), ("h", ErrorCode.INVALID_REQUEST,
+                                                                   INVALID_REQUEST_MESSAGE)]
+    old = client.request(FIND_COORDINATOR, 3, {"key": "g", "key_type": 5})
+    assert (old["error_code"], old["error_message"]) == (ErrorCode.INVALID_REQUEST, INVALID_REQUEST_MESSAGE)
+
+
+def test_find_coordinator_messages_on_success(client):
+    group = unique("g")
+    find_coordinator(client, group)
+    # v1-v3 carry the error's message, "NONE" on success; v4+ an empty message per key.
+    for version in (1, 2, 3):
+        response = client.request(FIND_COORDINATOR, version, {"key": group, "key_type": 0})
+        assert (response["error_code"], response["error_message"]) == (ErrorCode.NONE, "NONE")
+    for version in (4, 5, 6):
+        response = client.request(FIND_COORDINATOR, version, {"key_type": 0, "coordinator_keys": [group, ""]})
+        assert [(c["key"], c["error_code"], c["error_message"]) for c in response["coordinators"]] == [
+            (group, ErrorCode.NONE, ""), ("", ErrorCode.NONE, "")]
 
 
 def test_a_new_member_needs_a_member_id_then_leads_the_first_generation(client):
@@ -86,6 +108,20 @@ def test_requests_from_outside_the_generation_are_refused(target, client):
         ErrorCode.INCONSISTENT_GROUP_PROTOCOL
     other = join(client, group, "", protocols=[("range", subscription(["t"]))], protocol_type="connect")
     assert other["error_code"] == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+
+
+def test_sync_group_from_version_5_requires_the_protocol_type_and_name(target):
+    group = unique("g")
+    [(leader, member_id)], generation = stable_group(target, group, "t")
+    for missing in ({"protocol_type": None}, {"protocol_name": None}, {"protocol_type": None, "protocol_name": None}):
+        refused = sync(leader, group, generation, member_id, **missing)
+        assert (refused["error_code"], bytes(refused["assignment"])) == \
+            (ErrorCode.INCONSISTENT_GROUP_PROTOCOL, b""), missing
+    # Before v5 the request has no such fields: the member gets its assignment.
+    synced = sync(leader, group, generation, member_id, version=4, protocol_type=None, protocol_name=None)
+    assert synced["error_code"] == ErrorCode.NONE
+    assert decode_assignment(synced["assignment"]) == {"t": [0]}
+    assert heartbeat(leader, group, generation, member_id) == ErrorCode.NONE
 
 
 def test_a_new_member_starts_a_rebalance_that_every_member_joins(target):
@@ -185,6 +221,24 @@ def test_leave_group_removes_members_in_a_batch(target, client):
         ErrorCode.NONE
 
 
+def test_leave_group_for_an_unknown_group_answers_each_member(client):
+    group = unique("missing")
+    find_coordinator(client, group)
+    members = [{"member_id": "nobody", "group_instance_id": None, "reason": None},
+               {"member_id": "", "group_instance_id": "ghost", "reason": None}]
+    for version in (3, 4, 5):
+        response = client.request(LEAVE_GROUP, version, {"group_id": group, "members": members})
+        assert response["error_code"] == ErrorCode.NONE, version
+        assert [(m["member_id"], m["group_instance_id"], m["error_code"]) for m in response["members"]] == [
+            ("nobody", None, ErrorCode.UNKNOWN_MEMBER_ID), ("", "ghost", ErrorCode.UNKNOWN_MEMBER_ID)], version
+    # Before v3 the member's error is the top-level one.
+    for version in (0, 1, 2):
+        response = client.request(LEAVE_GROUP, version, {"group_id": group, "member_id": "nobody"})
+        assert response["error_code"] == ErrorCode.UNKNOWN_MEMBER_ID, version
+    assert client.request(LEAVE_GROUP, 5, {"group_id": "", "members": members})["error_code"] == \
+        ErrorCode.INVALID_GROUP_ID
+
+
 def test_join_validates_the_group_and_the_session_timeout(client):
     assert join(client, "", "")["error_code"] == ErrorCode.INVALID_GROUP_ID
     group = unique("g")
@@ -200,6 +254,7 @@ def test_describe_and_list_groups(target, client):
     described = wait_for(lambda: (d := client.request(DESCRIBE_GROUPS, 5, {
         "groups": [group, unique("missing")], "include_authorized_operations": True})["groups"])[0][
         "group_state"] == "Stable" and d, message="a stable group")
+    assert [operations(g["authorized_operations"]) for g in described] == [GROUP_OPERATIONS, GROUP_OPERATIONS]
     assert described[0]["error_code"] == ErrorCode.NONE
     assert (described[0]["group_state"], described[0]["protocol_type"], described[0]["protocol_data"]) == \
         ("Stable", "consumer", "range")
@@ -208,7 +263,6 @@ def test_describe_and_list_groups(target, client):
         (member_id, "member-0", "/127.0.0.1")
     assert member["member_metadata"] == subscription(["t"])
     assert decode_assignment(member["member_assignment"]) == {"t": [0]}
-    assert described[0]["authorized_operations"] > 0
     assert (described[1]["error_code"], described[1]["group_state"]) == (ErrorCode.NONE, "Dead")
 
     def listed(**filters):

@@ -8,9 +8,10 @@ import uuid
 import pytest
 
 from pykbroker.errors import ErrorCode
-from tests.broker.groupapi import (CONSUMER_GROUP_DESCRIBE, DESCRIBE_GROUPS, GROUP_PROPERTIES, LIST_GROUPS,
-                                   OFFSET_FETCH, assigned, commit, consumer_heartbeat, create_ready_topic,
-                                   find_coordinator, join_consumer_group, stable_group, targets_fixture, topic_id)
+from tests.broker.groupapi import (CONSUMER_GROUP_DESCRIBE, DESCRIBE_GROUPS, GROUP_OPERATIONS, GROUP_PROPERTIES,
+                                   LEAVE_GROUP, LIST_GROUPS, OFFSET_FETCH, assigned, commit, consumer_heartbeat,
+                                   create_ready_topic, find_coordinator, join_consumer_group, operations,
+                                   stable_group, targets_fixture, topic_id)
 from tests.broker.rawapi import CREATE_PARTITIONS, wait_for
 
 target = targets_fixture(GROUP_PROPERTIES)
@@ -148,6 +149,73 @@ def test_heartbeats_are_validated(target, topic):
         assert response["error_code"] == ErrorCode.INVALID_REQUEST, problem
     unsupported = join_consumer_group(client, group, str(uuid.uuid4()), [topic], assignor="no-such-assignor")
     assert unsupported["error_code"] == ErrorCode.UNSUPPORTED_ASSIGNOR
+
+
+def test_heartbeat_errors_carry_kafkas_codes_and_messages(target, topic):
+    client = target.connect()
+    group = unique("g")
+    find_coordinator(client, group)
+    member_id = str(uuid.uuid4())
+
+    def error(response):
+        return response["error_code"], response["error_message"]
+    assert error(join_consumer_group(client, group, member_id, None, regex="[")) == (
+        ErrorCode.INVALID_REGULAR_EXPRESSION, "SubscribedTopicRegex `[` is not a valid regular expression: "
+                                              "missing closing ].")
+    assert error(consumer_heartbeat(client, group, member_id, 0, owned={}, rebalance_ms=5000)) == (
+        ErrorCode.INVALID_REQUEST, "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when "
+                                   "(re-)joining.")
+    assert error(join_consumer_group(client, group, member_id, [topic], assignor="no-such-assignor")) == (
+        ErrorCode.UNSUPPORTED_ASSIGNOR, "ServerAssignor no-such-assignor is not supported. "
+                                        "Supported assignors: uniform, range.")
+    # None of these created the group: a heartbeat from inside it, or a leave, finds none.
+    assert error(consumer_heartbeat(client, group, member_id, 5)) == \
+        (ErrorCode.GROUP_ID_NOT_FOUND, f"Consumer group {group} not found.")
+    assert error(consumer_heartbeat(client, group, member_id, -1)) == \
+        (ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group} not found.")
+    assert error(consumer_heartbeat(client, group, member_id, -2, instance_id="instance-a")) == \
+        (ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group} not found.")
+    # An empty subscription is one: the member joins, with nothing to consume.
+    joined = join_consumer_group(client, group, member_id, [])
+    assert (joined["error_code"], assigned(joined)) == (ErrorCode.NONE, {})
+    target.close_clients()
+
+
+def test_the_classic_leave_group_removes_members_of_a_consumer_group(target, topic):
+    group = unique("g")
+    static = Member(target, group, [topic], instance_id="instance-a")
+    dynamic = Member(target, group, [topic])
+    client = target.connect()
+
+    def leave(*identities):
+        response = client.request(LEAVE_GROUP, 5, {"group_id": group, "members": [
+            {"member_id": m, "group_instance_id": i, "reason": None} for m, i in identities]})
+        assert response["error_code"] == ErrorCode.NONE
+        return [(m["member_id"], m["group_instance_id"], m["error_code"]) for m in response["members"]]
+    # A static member named with another member id is fenced, and stays.
+    assert leave(("nobody", None), ("other", "instance-a"), ("", "instance-b")) == [
+        ("nobody", None, ErrorCode.UNKNOWN_MEMBER_ID), ("other", "instance-a", ErrorCode.FENCED_INSTANCE_ID),
+        ("", "instance-b", ErrorCode.UNKNOWN_MEMBER_ID)]
+    assert static.beat()["error_code"] == dynamic.beat()["error_code"] == ErrorCode.NONE
+    # By member id, or by instance id alone (an admin's removal), members are removed.
+    assert leave((dynamic.member_id, None), ("", "instance-a")) == [
+        (dynamic.member_id, None, ErrorCode.NONE), ("", "instance-a", ErrorCode.NONE)]
+    assert static.beat()["error_code"] == dynamic.beat()["error_code"] == ErrorCode.UNKNOWN_MEMBER_ID
+    described = client.request(CONSUMER_GROUP_DESCRIBE, 0, {"group_ids": [group],
+                                                            "include_authorized_operations": False})["groups"][0]
+    assert (described["error_code"], described["group_state"], described["members"]) == \
+        (ErrorCode.NONE, "Empty", [])
+
+
+def test_describe_reports_the_operations_and_refuses_the_empty_group_id(target, topic):
+    group = unique("g")
+    member = Member(target, group, [topic])
+    response = member.client.request(CONSUMER_GROUP_DESCRIBE, 0, {"group_ids": [group, ""],
+                                                                  "include_authorized_operations": True})
+    described = {g["group_id"]: g for g in response["groups"]}
+    assert described[group]["error_code"] == ErrorCode.NONE
+    assert operations(described[group]["authorized_operations"]) == GROUP_OPERATIONS
+    assert (described[""]["error_code"], described[""]["error_message"]) == (ErrorCode.INVALID_GROUP_ID, None)
 
 
 def test_a_static_member_takes_back_its_assignment_under_a_new_member_id(target, topic):

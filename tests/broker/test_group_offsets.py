@@ -145,6 +145,60 @@ def test_delete_groups_removes_empty_groups_with_their_offsets(target, client, t
     assert idle not in [g["group_id"] for g in listed] and active in [g["group_id"] for g in listed]
 
 
+def test_delete_groups_answers_a_repeated_group_once(client, topic):
+    group = unique("g")
+    find_coordinator(client, group)
+    commit(client, group, {(topic, 0): 3})
+    response = client.request(DELETE_GROUPS, 2, {"groups_names": [group, group]})
+    assert [(r["group_id"], r["error_code"]) for r in response["results"]] == [(group, ErrorCode.NONE)]
+    assert offset_of(client, group, (topic, 0))["committed_offset"] == -1
+
+
+def listed_groups(client) -> list[str]:
+    return [g["group_id"] for g in client.request(LIST_GROUPS, 5, {"states_filter": [], "types_filter": []})["groups"]]
+
+
+def test_the_empty_group_id_is_a_group_for_offsets(client, topic):
+    find_coordinator(client, "")
+    for version in (2, 5, 8, 9):
+        assert commit(client, "", {(topic, 0): 10 + version}, version=version) == {(topic, 0): ErrorCode.NONE}
+    assert commit(client, "", {(topic, 1): 7}) == {(topic, 1): ErrorCode.NONE}
+    error, fetched = fetch_offsets(client, "", None)
+    assert error == ErrorCode.NONE
+    assert {tp: p["committed_offset"] for tp, p in fetched.items()} == {(topic, 0): 19, (topic, 1): 7}
+    assert offset_of(client, "", (topic, 0), version=5)["committed_offset"] == 19
+    described = client.request(DESCRIBE_GROUPS, 5, {"groups": [""], "include_authorized_operations": False})
+    assert [(g["group_id"], g["error_code"], g["group_state"]) for g in described["groups"]] == \
+        [("", ErrorCode.NONE, "Empty")]
+    assert "" in listed_groups(client)
+    # OffsetDelete is the one API that refuses it.
+    refused = client.request(OFFSET_DELETE, 0, {"group_id": "", "topics": [
+        {"name": topic, "partitions": [{"partition_index": 0}]}]})
+    assert (refused["error_code"], refused["topics"]) == (ErrorCode.INVALID_GROUP_ID, [])
+    deleted = client.request(DELETE_GROUPS, 2, {"groups_names": [""]})
+    assert [(r["group_id"], r["error_code"]) for r in deleted["results"]] == [("", ErrorCode.NONE)]
+    assert fetch_offsets(client, "", None) == (ErrorCode.NONE, {})
+    assert "" not in listed_groups(client)
+
+
+def test_a_commit_that_stores_no_offset_creates_no_group(client, topic):
+    group = unique("g")
+    find_coordinator(client, group)
+    assert commit(client, group, {}) == {}
+    # Unknown partitions are refused before the group is looked at.
+    nothing = unique("nothing")
+    unknown = {(nothing, 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, (topic, 3): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
+    assert commit(client, group, dict.fromkeys(unknown, 1)) == unknown
+    assert commit(client, group, dict.fromkeys(unknown, 1), generation=3, member_id="m") == unknown
+    described = client.request(DESCRIBE_GROUPS, 5, {"groups": [group], "include_authorized_operations": False})
+    assert described["groups"][0]["group_state"] == "Dead"
+    assert group not in listed_groups(client)
+    # A commit for a known partition and an unknown one stores the first: the group exists.
+    assert commit(client, group, {(topic, 0): 5, (nothing, 0): 1}) == \
+        {(topic, 0): ErrorCode.NONE, (nothing, 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
+    assert group in listed_groups(client)
+
+
 def test_offsets_committed_with_a_retention_time_expire(client, topic):
     group = unique("g")
     find_coordinator(client, group)

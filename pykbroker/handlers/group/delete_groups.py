@@ -1,5 +1,6 @@
 """DeleteGroups (key 42), versions 0-2: delete empty groups and their
-offsets (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP otherwise)."""
+offsets (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP otherwise); the empty group id
+is one like any other, and a group named twice gets one result, as in Kafka."""
 API_KEY = 42
 VERSIONS = (0, 2)
 

@@ -2,7 +2,9 @@
 
 v0-2 remove one member (MemberId) and report its error at the top level;
 v3+ remove a batch of members, by member id or group instance id, with an
-error per member (KIP-345); v5+ carry a reason.
+error per member (KIP-345); v5+ carry a reason. A group the coordinator does
+not know answers each member UNKNOWN_MEMBER_ID with no top-level error, as
+Kafka; members of a consumer protocol group can be removed this way too.
 """
 from ...errors import ErrorCode
 

@@ -1,5 +1,6 @@
 """OffsetDelete (key 47), version 0: delete a group's committed offsets
-for partitions of topics the group does not consume (KIP-496)."""
+for partitions of topics the group does not consume (KIP-496). Unlike the
+other offset APIs it refuses the empty group id (INVALID_GROUP_ID), as Kafka."""
 API_KEY = 47
 VERSIONS = (0, 0)
 
