@@ -50,11 +50,25 @@ class ConfigDef:
             problem = ("Expected value to be either true or false" if self.type == "boolean"
                        else f"Not a number of type {self.type.upper()}")
             raise ConfigError(f"Invalid value {raw} for configuration {self.name}: {problem}") from None
-        if value is not None and self.validator is not None:
-            problem = self.validator(value)
-            if problem:
-                raise ConfigError(f"Invalid value {raw} for configuration {self.name}: {problem}")
+        if value is None:
+            return None
+        if self.type == "list":
+            return self._check_items(value)
+        if self.validator is not None and (problem := self.validator(value)):
+            raise ConfigError(f"Invalid value {raw} for configuration {self.name}: {problem}")
         return value
+
+    def _check_items(self, items: list[str]) -> list[str]:
+        """Kafka's ValidList refuses empty items ("a,,b") and checks each item on
+        its own; lists without a validator just skip empty items."""
+        if self.validator is None:
+            return [item for item in items if item]
+        if "" in items:
+            raise ConfigError(f"Configuration '{self.name}' values must not be empty.")
+        for item in items:
+            if problem := self.validator(item):
+                raise ConfigError(f"Invalid value {item} for configuration {self.name}: {problem}")
+        return items
 
 
 def _parse(kind: str, raw: Any) -> Any:
@@ -76,7 +90,7 @@ def _parse(kind: str, raw: Any) -> Any:
             raise ValueError(raw)
         return raw.lower() == "true"
     if kind == "list":
-        return [item.strip() for item in raw.split(",") if item.strip()]
+        return [item.strip() for item in raw.split(",")] if raw else []  # empty items: see _check_items
     return raw
 
 
@@ -96,11 +110,8 @@ def at_least(minimum: int | float) -> Callable[[Any], str | None]:
 
 
 def one_of(*choices: str) -> Callable[[Any], str | None]:
-    def check(value):
-        values = value if isinstance(value, list) else [value]
-        bad = [v for v in values if v not in choices]
-        return f"String must be one of: {', '.join(choices)}" if bad else None
-    return check
+    """Kafka's ValidString; its message lists the choices in the order given here."""
+    return lambda v: None if v in choices else f"String must be one of: {', '.join(choices)}"
 
 
 def _in_range(low: float, high: float) -> Callable[[Any], str | None]:
@@ -113,13 +124,16 @@ TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
 
 # Topic-level configs: (definition, broker synonyms in order of precedence).
 # The broker synonym supplies the default unless the topic overrides it.
+# Those of tiered storage (remote.*), dead-letter queues and
+# max.decompressed.message.bytes are accepted and shown, without effect here.
 _TOPIC_CONFIGS: list[tuple[ConfigDef, tuple[str, ...]]] = [
-    (ConfigDef("cleanup.policy", "list", ["delete"], one_of("delete", "compact")), ("log.cleanup.policy",)),
+    (ConfigDef("cleanup.policy", "list", ["delete"], one_of("compact", "delete")), ("log.cleanup.policy",)),
     (ConfigDef("compression.type", "string", "producer", one_of(*COMPRESSION_TYPES)), ("compression.type",)),
     (ConfigDef("compression.gzip.level", "int", -1, _in_range(-1, 9)), ("compression.gzip.level",)),
     (ConfigDef("compression.lz4.level", "int", 9, _in_range(1, 17)), ("compression.lz4.level",)),
     (ConfigDef("compression.zstd.level", "int", 3, _in_range(-131072, 22)), ("compression.zstd.level",)),
     (ConfigDef("delete.retention.ms", "long", 86400000, at_least(0)), ("log.cleaner.delete.retention.ms",)),
+    (ConfigDef("errors.deadletterqueue.group.enable", "boolean", False), ()),
     (ConfigDef("file.delete.delay.ms", "long", 60000, at_least(0)), ("log.segment.delete.delay.ms",)),
     (ConfigDef("flush.messages", "long", LONG_MAX, at_least(1)), ("log.flush.interval.messages",)),
     (ConfigDef("flush.ms", "long", LONG_MAX, at_least(0)), ("log.flush.interval.ms",)),
@@ -129,6 +143,8 @@ _TOPIC_CONFIGS: list[tuple[ConfigDef, tuple[str, ...]]] = [
     (ConfigDef("local.retention.bytes", "long", -2, at_least(-2)), ("log.local.retention.bytes",)),
     (ConfigDef("local.retention.ms", "long", -2, at_least(-2)), ("log.local.retention.ms",)),
     (ConfigDef("max.compaction.lag.ms", "long", LONG_MAX, at_least(1)), ("log.cleaner.max.compaction.lag.ms",)),
+    (ConfigDef("max.decompressed.message.bytes", "int", 2147483639, at_least(1)),
+     ("max.decompressed.message.bytes",)),
     (ConfigDef("max.message.bytes", "int", 1048588, at_least(0)), ("message.max.bytes",)),
     # Kafka 4.0 (KIP-1030) refuses timestamps more than an hour ahead by default.
     (ConfigDef("message.timestamp.after.max.ms", "long", 3_600_000, at_least(0)),
@@ -141,6 +157,10 @@ _TOPIC_CONFIGS: list[tuple[ConfigDef, tuple[str, ...]]] = [
     (ConfigDef("min.compaction.lag.ms", "long", 0, at_least(0)), ("log.cleaner.min.compaction.lag.ms",)),
     (ConfigDef("min.insync.replicas", "int", 1, at_least(1)), ("min.insync.replicas",)),
     (ConfigDef("preallocate", "boolean", False), ("log.preallocate",)),
+    (ConfigDef("remote.copy.lag.bytes", "long", -1, at_least(-1)), ("log.remote.copy.lag.bytes",)),
+    (ConfigDef("remote.copy.lag.ms", "long", 0, at_least(-1)), ("log.remote.copy.lag.ms",)),
+    (ConfigDef("remote.log.copy.disable", "boolean", False), ()),
+    (ConfigDef("remote.log.delete.on.disable", "boolean", False), ()),
     (ConfigDef("remote.storage.enable", "boolean", False), ()),
     (ConfigDef("retention.bytes", "long", -1), ("log.retention.bytes",)),
     (ConfigDef("retention.ms", "long", 604800000, at_least(-1)),
@@ -160,10 +180,9 @@ _UNIT_SCALE = {"log.retention.minutes": 60_000, "log.retention.hours": 3_600_000
                "log.roll.hours": 3_600_000, "log.roll.jitter.hours": 3_600_000}
 
 
-def _listeners_check(value: list[str]) -> str | None:
-    for item in value:
-        if not re.fullmatch(r"[A-Za-z0-9_]+://(\[[0-9a-fA-F:]*\]|[^:/\s]*):\d+", item):
-            return f"'{item}' is not of the form NAME://host:port"
+def _listeners_check(item: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9_]+://(\[[0-9a-fA-F:]*\]|[^:/\s]*):\d+", item):
+        return f"'{item}' is not of the form NAME://host:port"
     return None
 
 
@@ -198,7 +217,7 @@ def _broker_defs() -> list[ConfigDef]:
         d("log.cleaner.enable", "boolean", True),
         d("log.cleaner.backoff.ms", "long", 15000, at_least(0), dynamic=True),
         # Topics
-        d("num.partitions", "int", 1, at_least(1), dynamic=True),
+        d("num.partitions", "int", 1, at_least(1)),  # read-only in Kafka 4
         d("default.replication.factor", "int", 1, at_least(1)),
         d("auto.create.topics.enable", "boolean", True),
         d("delete.topic.enable", "boolean", True),
@@ -449,13 +468,15 @@ def _hostname() -> str:
 
 def validate_topic_configs(configs: Iterable[tuple[str, str | None]]) -> dict[str, Any]:
     """Parse topic config overrides from a request; ConfigError names the bad one."""
+    configs = list(configs)
+    nulls = [name for name, raw in configs if raw is None]
+    if nulls:  # all named at once, before any other check, as Kafka's controller does
+        raise ConfigError(f"Null value not supported for topic configs: {','.join(nulls)}")
     parsed = {}
     for name, raw in configs:
         definition = TOPIC_CONFIGS.get(name)
         if definition is None:
             raise ConfigError(f"Unknown topic config name: {name}")
-        if raw is None:
-            raise ConfigError(f"Null value not supported for topic configs: {name}")
         parsed[name] = definition.parse(raw)
     return parsed
 

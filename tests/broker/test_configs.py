@@ -9,9 +9,9 @@ from pykbroker.errors import ErrorCode
 from pykbroker.testing import EmbeddedBroker
 from wire import records
 from wire.records import Record
-from tests.broker.rawapi import (ALTER_CONFIGS, BROKER_RESOURCE, DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS,
-                                 TOPIC_RESOURCE, batch, batch_headers, create_topic, decode_all, fetch, produce,
-                                 produce_ok)
+from tests.broker.rawapi import (ALTER_CONFIGS, BROKER_LOGGER_RESOURCE, BROKER_RESOURCE, DESCRIBE_CONFIGS,
+                                 INCREMENTAL_ALTER_CONFIGS, TOPIC_RESOURCE, batch, batch_headers, create_topic,
+                                 decode_all, fetch, produce, produce_ok)
 from tests.support.rawclient import RawClient
 
 # ConfigSource
@@ -19,6 +19,10 @@ DYNAMIC_TOPIC, DYNAMIC_BROKER, DYNAMIC_DEFAULT_BROKER, STATIC_BROKER, DEFAULT = 
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 THE_CONFIGS = ["retention.ms", "retention.bytes", "segment.bytes", "cleanup.policy", "max.message.bytes",
                "message.timestamp.type", "min.insync.replicas"]
+# ConfigType
+BOOLEAN, INT, LONG = 1, 3, 5
+INVALID_NAME = ("Topic name is invalid: 'a b' contains one or more characters other than ASCII alphanumerics, "
+                "'.', '_' and '-'")
 
 
 def describe(client, resource_type, name, keys=None, version=4, synonyms=True):
@@ -48,9 +52,10 @@ def incremental(client, resource_type, name, changes, validate_only=False):
 
 
 def alter(client, resource_type, name, values, version=2, validate_only=False):
+    """Legacy AlterConfigs of (name, value) pairs."""
     response = client.request(ALTER_CONFIGS, version, {
         "resources": [{"resource_type": resource_type, "resource_name": name,
-                       "configs": [{"name": k, "value": v} for k, v in values.items()]}],
+                       "configs": [{"name": k, "value": v} for k, v in values]}],
         "validate_only": validate_only})
     return response["responses"][0]
 
@@ -110,10 +115,55 @@ def test_broker_configs(setup):
     assert entries["message.max.bytes"]["value"] == "1048588"
 
 
-def test_describe_errors(setup):
+def test_topic_configs_new_in_kafka_4_4(setup):
+    """Described and accepted as Kafka 4.4 does (they have no effect here)."""
     _, client = setup
-    assert describe(client, TOPIC_RESOURCE, "nope")["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-    assert describe(client, BROKER_RESOURCE, "7")["error_code"] == ErrorCode.INVALID_REQUEST
+    entries = configs(client, TOPIC_RESOURCE, "t")
+    described = {name: (e["value"], e["config_type"], synonyms(e)) for name, e in entries.items()
+                 if name.startswith(("errors.", "max.decompressed", "remote.copy", "remote.log"))}
+    assert described == {
+        "errors.deadletterqueue.group.enable": ("false", BOOLEAN, []),
+        "max.decompressed.message.bytes": ("2147483639", INT, [("max.decompressed.message.bytes", "2147483639",
+                                                                DEFAULT)]),
+        "remote.copy.lag.bytes": ("-1", LONG, [("log.remote.copy.lag.bytes", "-1", DEFAULT)]),
+        "remote.copy.lag.ms": ("0", LONG, [("log.remote.copy.lag.ms", "0", DEFAULT)]),
+        "remote.log.copy.disable": ("false", BOOLEAN, []),
+        "remote.log.delete.on.disable": ("false", BOOLEAN, []),
+    }
+    assert incremental(client, TOPIC_RESOURCE, "t", [("remote.copy.lag.ms", SET, "5")])["error_code"] == 0
+    assert configs(client, TOPIC_RESOURCE, "t", ["remote.copy.lag.ms"])["remote.copy.lag.ms"]["value"] == "5"
+    assert incremental(client, TOPIC_RESOURCE, "t", [("max.decompressed.message.bytes", SET, "0")])[
+        "error_message"] == "Invalid value 0 for configuration max.decompressed.message.bytes: Value must be at least 1"
+
+
+def test_empty_configuration_keys_mean_every_config(setup):
+    _, client = setup
+    for resource_type, name in ((TOPIC_RESOURCE, "t"), (BROKER_RESOURCE, "1")):
+        everything = describe(client, resource_type, name, None)
+        assert describe(client, resource_type, name, []) == everything
+        # Kafka's ErrorMessage on success is "", not null.
+        assert (everything["error_code"], everything["error_message"]) == (ErrorCode.NONE, "")
+        assert len(everything["configs"]) > 30
+
+
+def test_describe_errors_in_kafkas_words(setup):
+    _, client = setup
+    cases = [
+        (TOPIC_RESOURCE, "nope", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ""),
+        (TOPIC_RESOURCE, "a b", ErrorCode.INVALID_TOPIC_EXCEPTION, INVALID_NAME),
+        (TOPIC_RESOURCE, "", ErrorCode.INVALID_TOPIC_EXCEPTION,
+         "Topic name is invalid: the empty string is not allowed"),
+        (BROKER_RESOURCE, "7", ErrorCode.INVALID_REQUEST,
+         "Unexpected broker id, expected 1 or empty string, but received 7"),
+        (BROKER_RESOURCE, "abc", ErrorCode.INVALID_REQUEST, "Broker id must be an integer, but it is: abc"),
+        (BROKER_LOGGER_RESOURCE, "7", ErrorCode.INVALID_REQUEST, "Unexpected broker id, expected 1 but received 7"),
+        (BROKER_LOGGER_RESOURCE, "", ErrorCode.INVALID_REQUEST, "Broker id must not be empty"),
+        (99, "x", ErrorCode.INVALID_REQUEST, "This most likely occurs because of a request being malformed by the "
+         "client library or the message was sent to an incompatible broker. See the broker logs for more details."),
+    ]
+    for resource_type, name, code, message in cases:
+        result = describe(client, resource_type, name)
+        assert (result["error_code"], result["error_message"], result["configs"]) == (code, message, []), name
 
 
 # --- altering ------------------------------------------------------------------------------
@@ -134,7 +184,7 @@ def test_incremental_alter_topic_configs(setup):
 def test_legacy_alter_configs_replaces_every_override(setup):
     _, client = setup
     for version in range(0, 3):
-        assert alter(client, TOPIC_RESOURCE, "t", {"retention.ms": "7000"}, version)["error_code"] == 0
+        assert alter(client, TOPIC_RESOURCE, "t", [("retention.ms", "7000")], version)["error_code"] == 0
         entries = configs(client, TOPIC_RESOURCE, "t", ["retention.ms", "segment.bytes"])
         assert entries["retention.ms"]["value"] == "7000"
         # segment.bytes was not in the request: its override is gone.
@@ -144,30 +194,113 @@ def test_legacy_alter_configs_replaces_every_override(setup):
 def test_validate_only_changes_nothing(setup):
     _, client = setup
     assert incremental(client, TOPIC_RESOURCE, "t", [("retention.ms", SET, "5")], validate_only=True)["error_code"] == 0
-    assert alter(client, TOPIC_RESOURCE, "t", {"retention.ms": "5"}, validate_only=True)["error_code"] == 0
+    assert alter(client, TOPIC_RESOURCE, "t", [("retention.ms", "5")], validate_only=True)["error_code"] == 0
     assert configs(client, TOPIC_RESOURCE, "t", ["retention.ms"])["retention.ms"]["value"] == "3600000"
 
 
-def test_alter_errors(setup):
+def test_alter_errors_in_kafkas_words(setup):
+    _, client = setup
+    not_list = "because its type is not LIST."
+    cleanup_policies = "String must be one of: compact, delete"
+    cases = [
+        (TOPIC_RESOURCE, "t", [("no.such.config", SET, "1")], ErrorCode.INVALID_CONFIG,
+         "Unknown topic config name: no.such.config"),
+        (TOPIC_RESOURCE, "t", [("log.retention.ms", SET, "1")], ErrorCode.INVALID_CONFIG,
+         "Unknown topic config name: log.retention.ms"),
+        (TOPIC_RESOURCE, "t", [("retention.ms", SET, "soon")], ErrorCode.INVALID_CONFIG,
+         "Invalid value soon for configuration retention.ms: Not a number of type LONG"),
+        (TOPIC_RESOURCE, "t", [("segment.bytes", SET, "1000")], ErrorCode.INVALID_CONFIG,
+         "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576"),
+        (TOPIC_RESOURCE, "t", [("message.timestamp.type", SET, "WallClock")], ErrorCode.INVALID_CONFIG,
+         "Invalid value WallClock for configuration message.timestamp.type: String must be one of: CreateTime, "
+         "LogAppendTime"),
+        (TOPIC_RESOURCE, "t", [("compression.type", SET, "zip")], ErrorCode.INVALID_CONFIG,
+         "Invalid value zip for configuration compression.type: String must be one of: uncompressed, zstd, lz4, "
+         "snappy, gzip, producer"),
+        (TOPIC_RESOURCE, "t", [("cleanup.policy", SET, "compact,shred")], ErrorCode.INVALID_CONFIG,
+         f"Invalid value shred for configuration cleanup.policy: {cleanup_policies}"),
+        (TOPIC_RESOURCE, "t", [("cleanup.policy", APPEND, "bogus")], ErrorCode.INVALID_CONFIG,
+         f"Invalid value bogus for configuration cleanup.policy: {cleanup_policies}"),
+        (TOPIC_RESOURCE, "t", [("cleanup.policy", SET, "compact,,delete")], ErrorCode.INVALID_CONFIG,
+         "Configuration 'cleanup.policy' values must not be empty."),
+        (TOPIC_RESOURCE, "t", [("retention.ms", APPEND, "1")], ErrorCode.INVALID_CONFIG,
+         f"Can't APPEND to key retention.ms {not_list}"),
+        (TOPIC_RESOURCE, "t", [("retention.ms", SUBTRACT, "1")], ErrorCode.INVALID_CONFIG,
+         f"Can't SUBTRACT to key retention.ms {not_list}"),
+        (TOPIC_RESOURCE, "t", [("retention.ms", SET, "1"), ("retention.ms", SET, "2")], ErrorCode.INVALID_REQUEST,
+         "Error due to duplicate config keys"),
+        (TOPIC_RESOURCE, "t", [("retention.ms", SET, None), ("segment.ms", APPEND, None)], ErrorCode.INVALID_REQUEST,
+         "Null value not supported for : retention.ms, segment.ms"),
+        (TOPIC_RESOURCE, "t", [("retention.ms", 7, "1")], ErrorCode.UNKNOWN_SERVER_ERROR, None),
+        (TOPIC_RESOURCE, "nope", [("retention.ms", SET, "1")], ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+         "The topic 'nope' does not exist."),
+        (TOPIC_RESOURCE, "a b", [("retention.ms", SET, "1")], ErrorCode.INVALID_TOPIC_EXCEPTION, INVALID_NAME),
+        (TOPIC_RESOURCE, "", [("retention.ms", SET, "1")], ErrorCode.INVALID_REQUEST,
+         "Default topic resources are not allowed."),
+        (BROKER_RESOURCE, "7", [("log.retention.ms", SET, "1")], ErrorCode.INVALID_REQUEST,
+         "Unexpected broker id, expected 1, but received 7"),
+        (BROKER_RESOURCE, "abc", [("log.retention.ms", SET, "1")], ErrorCode.INVALID_REQUEST,
+         "Node id must be an integer, but it is: abc"),
+        (BROKER_RESOURCE, "1", [("log.retention.ms", SET, "soon")], ErrorCode.INVALID_REQUEST,
+         "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"),
+        (BROKER_RESOURCE, "1", [("log.retention.ms", 7, "1")], ErrorCode.INVALID_REQUEST, "Unknown operations type 7"),
+        (BROKER_RESOURCE, "", [("num.partitions", SET, "3")], ErrorCode.INVALID_REQUEST,
+         "Cannot update these configs dynamically: [num.partitions]"),
+        (BROKER_LOGGER_RESOURCE, "7", [("root", SET, "INFO")], ErrorCode.INVALID_REQUEST,
+         "Unexpected node id. Expected 1, but received 7"),
+        (99, "x", [("a", SET, "1")], ErrorCode.INVALID_REQUEST, "Unknown resource type 99"),
+    ]
+    for resource_type, name, changes, code, message in cases:
+        response = incremental(client, resource_type, name, changes)
+        assert (response["error_code"], response["error_message"]) == (code, message), (name, changes)
+    entries = configs(client, TOPIC_RESOURCE, "t", ["retention.ms", "cleanup.policy"])
+    assert (entries["retention.ms"]["value"], entries["cleanup.policy"]["value"]) == ("3600000", "delete")
+
+
+def test_legacy_alter_errors_in_kafkas_words(setup):
     _, client = setup
     cases = [
-        (TOPIC_RESOURCE, "t", [("no.such.config", SET, "1")], ErrorCode.INVALID_CONFIG),
-        (TOPIC_RESOURCE, "t", [("retention.ms", SET, "soon")], ErrorCode.INVALID_CONFIG),
-        (TOPIC_RESOURCE, "t", [("message.timestamp.type", SET, "WallClock")], ErrorCode.INVALID_CONFIG),
-        (TOPIC_RESOURCE, "t", [("retention.ms", APPEND, "1")], ErrorCode.INVALID_CONFIG),
-        (TOPIC_RESOURCE, "t", [("segment.bytes", SET, "1000")], ErrorCode.INVALID_CONFIG),
-        (TOPIC_RESOURCE, "nope", [("retention.ms", SET, "1")], ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+        (TOPIC_RESOURCE, "t", [("retention.ms", "1"), ("retention.ms", "2")], ErrorCode.INVALID_REQUEST,
+         "Error due to duplicate config keys"),
+        (TOPIC_RESOURCE, "t", [("retention.ms", None), ("segment.ms", None)], ErrorCode.INVALID_REQUEST,
+         "Null value not supported for : retention.ms, segment.ms"),
+        (TOPIC_RESOURCE, "t", [("no.such", "1")], ErrorCode.INVALID_CONFIG, "Unknown topic config name: no.such"),
+        (TOPIC_RESOURCE, "nope", [("retention.ms", "1")], ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+         "The topic 'nope' does not exist."),
+        (TOPIC_RESOURCE, "a b", [("retention.ms", "1")], ErrorCode.INVALID_TOPIC_EXCEPTION, INVALID_NAME),
+        (BROKER_RESOURCE, "7", [("log.retention.ms", "1")], ErrorCode.INVALID_REQUEST,
+         "Unexpected broker id, expected 1, but received 7"),
+        # Log levels can be changed by IncrementalAlterConfigs only.
+        (BROKER_LOGGER_RESOURCE, "1", [("root", "INFO")], ErrorCode.INVALID_REQUEST, "Unknown resource type 8"),
     ]
-    for resource_type, name, changes, expected in cases:
-        response = incremental(client, resource_type, name, changes)
-        assert response["error_code"] == expected, (name, changes, response)
-        assert response["error_message"]
+    for resource_type, name, values, code, message in cases:
+        response = alter(client, resource_type, name, values)
+        assert (response["error_code"], response["error_message"]) == (code, message), (name, values)
+    entries = configs(client, TOPIC_RESOURCE, "t", ["retention.ms", "segment.bytes"])
+    assert (entries["retention.ms"]["value"], entries["segment.bytes"]["value"]) == ("3600000", "2097152")
+
+
+@pytest.mark.parametrize("api, version, change", [
+    (INCREMENTAL_ALTER_CONFIGS, 1, {"name": "retention.ms", "config_operation": SET, "value": "1000"}),
+    (ALTER_CONFIGS, 2, {"name": "retention.ms", "value": "1000"}),
+])
+def test_a_resource_twice_in_one_request_is_refused(setup, api, version, change):
+    _, client = setup
+    resource = {"resource_type": TOPIC_RESOURCE, "resource_name": "t", "configs": [change]}
+    response = client.request(api, version, {"resources": [resource, resource], "validate_only": False})
+    assert [(r["error_code"], r["error_message"]) for r in response["responses"]] == \
+        [(ErrorCode.INVALID_REQUEST, "Each resource must appear at most once.")] * 2
     assert configs(client, TOPIC_RESOURCE, "t", ["retention.ms"])["retention.ms"]["value"] == "3600000"
-    # Kafka's own wording, which its admin tools print as they get it.
-    assert incremental(client, TOPIC_RESOURCE, "t", [("segment.bytes", SET, "1000")])["error_message"] == \
-        "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576"
-    assert incremental(client, TOPIC_RESOURCE, "t", [("retention.ms", SET, "soon")])["error_message"] == \
-        "Invalid value soon for configuration retention.ms: Not a number of type LONG"
+
+
+def test_removing_what_is_not_there_succeeds(setup):
+    """As Kafka: DELETE of an unknown or unset config, SUBTRACT of a value not in the list."""
+    _, client = setup
+    assert incremental(client, TOPIC_RESOURCE, "t", [("no.such.config", DELETE, None),
+                                                     ("retention.bytes", DELETE, None),
+                                                     ("cleanup.policy", SUBTRACT, "bogus")])["error_code"] == 0
+    entries = configs(client, TOPIC_RESOURCE, "t", ["retention.bytes", "cleanup.policy"])
+    assert (entries["retention.bytes"]["value"], entries["cleanup.policy"]["value"]) == ("-1", "delete")
 
 
 def test_dynamic_broker_configs_and_their_sources(setup):

@@ -12,25 +12,31 @@ VERSIONS = (0, 3)
 
 
 async def handle(ctx, request):
+    topics = ctx.broker.topics
     counts = Counter(topic["name"] for topic in request["topics"])
-    answered = set()  # Kafka answers a duplicated name once, with INVALID_REQUEST
+    # As Kafka, a duplicated name is answered once with INVALID_REQUEST and left out of the rest.
+    wanted = [topic for topic in request["topics"] if counts[topic["name"]] == 1]
+    try:
+        if wanted and request["timeout_ms"] <= 0:
+            raise KafkaError(ErrorCode.REQUEST_TIMED_OUT)  # Kafka's controller finds the deadline passed
+        topics.check_additional_partitions([(topic["name"], topic["count"]) for topic in wanted])
+    except KafkaError as e:
+        # The whole request failed: every topic of it gets the error.
+        return {"results": [_result(topic["name"], e) for topic in request["topics"]]}
     results = []
-    for topic in request["topics"]:
-        if topic["name"] in answered:
-            continue
-        answered.add(topic["name"])
-        result = {"name": topic["name"], "error_code": ErrorCode.NONE, "error_message": None}
-        results.append(result)
-        if counts[topic["name"]] > 1:
-            result["error_code"] = ErrorCode.INVALID_REQUEST
-            result["error_message"] = "Duplicate topic name."
-            continue
+    for topic in wanted:
         assignments = None
         if topic["assignments"] is not None:
             assignments = [a["broker_ids"] for a in topic["assignments"]]
         try:
-            await ctx.broker.topics.add_partitions(topic["name"], topic["count"], assignments,
-                                                   request["validate_only"])
+            await topics.add_partitions(topic["name"], topic["count"], assignments, request["validate_only"])
+            results.append(_result(topic["name"]))
         except KafkaError as e:
-            result["error_code"], result["error_message"] = e.code, e.message
-    return {"results": results}
+            results.append(_result(topic["name"], e))
+    duplicate = KafkaError(ErrorCode.INVALID_REQUEST, "Duplicate topic name.")
+    return {"results": results + [_result(name, duplicate) for name, count in counts.items() if count > 1]}
+
+
+def _result(name, error=None):
+    return {"name": name, "error_code": error.code if error else ErrorCode.NONE,
+            "error_message": error.message if error else None}

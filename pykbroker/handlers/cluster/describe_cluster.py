@@ -1,7 +1,9 @@
 """DescribeCluster (key 60), versions 0-1.
 
-v1 adds EndpointType: brokers (1) are described; asking a broker for
-controllers (2) is refused with UNSUPPORTED_ENDPOINT_TYPE, as Kafka does.
+v1 adds EndpointType: brokers (1) are described. As Kafka's brokers, asking
+for controllers (2) is answered MISMATCHED_ENDPOINT_TYPE and any other type
+UNSUPPORTED_ENDPOINT_TYPE, the rest of such a response left at its defaults
+(EndpointType 1, ClusterId "").
 """
 from ... import authz
 from ...errors import ErrorCode
@@ -9,16 +11,19 @@ from ...errors import ErrorCode
 API_KEY = 60
 VERSIONS = (0, 1)
 
-ENDPOINT_BROKER = 1
+ENDPOINT_BROKER, ENDPOINT_CONTROLLER = 1, 2
 
 
 def handle(ctx, request):
     metadata = ctx.broker.store.metadata
-    if request["endpoint_type"] != ENDPOINT_BROKER:
-        return {"error_code": ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+    endpoint_type = request["endpoint_type"]
+    if endpoint_type == ENDPOINT_CONTROLLER:
+        return {"error_code": ErrorCode.MISMATCHED_ENDPOINT_TYPE,
                 "error_message": "The request was sent to an endpoint of type BROKER, but we wanted an "
-                                 "endpoint of type CONTROLLER",
-                "endpoint_type": request["endpoint_type"], "cluster_id": metadata.cluster_id, "brokers": []}
+                                 "endpoint of type CONTROLLER"}
+    if endpoint_type != ENDPOINT_BROKER:
+        return {"error_code": ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+                "error_message": f"Unsupported endpoint type {endpoint_type}"}
     return {
         "error_code": ErrorCode.NONE,
         "endpoint_type": ENDPOINT_BROKER,
