@@ -443,6 +443,8 @@ class PartitionLog:
         upper = self._leo if max_offset is None else min(max_offset, self._leo)
         if offset >= upper:
             return b""
+        if max_bytes < 0:   # refused only once a segment is to be read, as Kafka's LogSegment.read does
+            raise ValueError(f"Invalid max size {max_bytes} for log read")
         i = max(0, bisect.bisect_right(self._bases, offset) - 1)
         for seg in self._segments[i:]:
             data = seg.read(offset, max_bytes, upper, min_one_batch)
@@ -450,9 +452,10 @@ class PartitionLog:
                 return data
         return b""
 
-    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
-        """(offset, timestamp) of the first record whose timestamp is >=
-        ``timestamp`` (ListOffsets by time), None if there is none."""
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int, int] | None:
+        """(offset, timestamp, leader epoch of its batch) of the first record
+        whose timestamp is >= ``timestamp`` (ListOffsets by time), None if
+        there is none."""
         for seg in self._segments:
             if seg.largest_timestamp() >= timestamp:
                 break
@@ -465,12 +468,14 @@ class PartitionLog:
             if h.max_timestamp >= timestamp and h.last_offset >= start:
                 for r in decode_records(seg.read_at(pos, h.size)):
                     if r.timestamp >= timestamp and r.offset >= start:
-                        return r.offset, r.timestamp
+                        return r.offset, r.timestamp, h.partition_leader_epoch
         return None
 
-    def max_timestamp_offset(self) -> tuple[int, int] | None:
-        """(offset, timestamp) of the first record with the largest timestamp
-        (ListOffsets MAX_TIMESTAMP), None if no record has a timestamp."""
+    def max_timestamp_offset(self) -> tuple[int, int, int] | None:
+        """(offset, timestamp, leader epoch of its batch) of the first record
+        with the largest timestamp (ListOffsets MAX_TIMESTAMP), None if no
+        record has a timestamp. As in Kafka the epoch is the one stored in the
+        batch, known even once the log start offset passed the record."""
         best = None
         for seg in self._segments:
             ts, offset = seg.max_timestamp_and_offset
@@ -482,10 +487,11 @@ class PartitionLog:
         found = seg.find_batch(offset)
         if found is not None:
             pos, _, _, size = found
-            for r in decode_records(seg.read_at(pos, size)):
+            data = seg.read_at(pos, size)
+            for r in decode_records(data):
                 if r.timestamp == ts:
-                    return r.offset, ts
-        return offset, ts
+                    return r.offset, ts, parse_header(data).partition_leader_epoch
+        return offset, ts, -1
 
     # -- transactions ------------------------------------------------------
 

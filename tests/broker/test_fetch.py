@@ -1,5 +1,6 @@
 """Fetch: long polls woken by appends, size limits, isolation level, fetch
-sessions (KIP-227), offsets out of range, topic ids."""
+sessions (KIP-227), offsets out of range, topic ids, and errors as Kafka
+answers them."""
 import select
 import time
 
@@ -168,14 +169,17 @@ def test_offset_out_of_range(raw):
     produce_ok(client, "t", 0, batch([b"a", b"b", b"c"]))
     at_end = fetch(client, "t", 0, 3)
     assert (at_end["error_code"], at_end["records"], at_end["high_watermark"]) == (ErrorCode.NONE, b"", 3)
+    # As Kafka, an out-of-range answer tells no offsets: consumers ask ListOffsets.
+    no_offsets = (ErrorCode.OFFSET_OUT_OF_RANGE, -1, -1, -1)
     beyond = fetch(client, "t", 0, 4)
-    assert (beyond["error_code"], beyond["high_watermark"], beyond["log_start_offset"]) == \
-        (ErrorCode.OFFSET_OUT_OF_RANGE, 3, 0)
+    assert (beyond["error_code"], beyond["high_watermark"], beyond["last_stable_offset"],
+            beyond["log_start_offset"]) == no_offsets
     deleted = client.request(DELETE_RECORDS, 2, {"topics": [
         {"name": "t", "partitions": [{"partition_index": 0, "offset": 2}]}], "timeout_ms": 5000})
     assert deleted["topics"][0]["partitions"][0]["low_watermark"] == 2
     below = fetch(client, "t", 0, 1)
-    assert (below["error_code"], below["log_start_offset"]) == (ErrorCode.OFFSET_OUT_OF_RANGE, 2)
+    assert (below["error_code"], below["high_watermark"], below["last_stable_offset"],
+            below["log_start_offset"]) == no_offsets
     # The batch holding offset 2 comes whole; consumers skip what lies below.
     assert [r.value for r in decode_all(fetch(client, "t", 0, 2)["records"]) if r.offset >= 2] == [b"c"]
 
@@ -183,11 +187,15 @@ def test_offset_out_of_range(raw):
 def test_unknown_topics_and_partitions(raw):
     client = raw()
     topic_id = create_topic(client, "t")["topic_id"]
-    assert fetch(client, "nope", 0, 0)["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-    assert fetch(client, "t", 5, 0)["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    # As Kafka: with an empty list of aborted transactions, not a null one.
+    for version in (4, 12):
+        for unknown in (fetch(client, "nope", 0, 0, version=version), fetch(client, "t", 5, 0, version=version)):
+            assert (unknown["error_code"], unknown["high_watermark"], unknown["aborted_transactions"]) == \
+                (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, [])
     unknown_id = bytes(range(1, 17))
     response = client.request(FETCH, 13, fetch_request("", 0, 0, topic_id=unknown_id))
-    assert response["responses"][0]["partitions"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_ID
+    unknown = response["responses"][0]["partitions"][0]
+    assert (unknown["error_code"], unknown["aborted_transactions"]) == (ErrorCode.UNKNOWN_TOPIC_ID, [])
     produce_ok(client, "t", 0, batch([b"by id"]))
     response = client.request(FETCH, 13, fetch_request("", 0, 0, topic_id=topic_id))
     assert response["responses"][0]["topic_id"] == topic_id
@@ -202,6 +210,41 @@ def test_leader_epoch_is_checked(raw):
     request["topics"][0]["partitions"][0]["current_leader_epoch"] = 7
     response = client.request(FETCH, 12, request)
     assert response["responses"][0]["partitions"][0]["error_code"] == ErrorCode.UNKNOWN_LEADER_EPOCH
+    # Kafka reads any negative epoch as none given.
+    produce_ok(client, "t", 0, batch([b"x"]))
+    request["topics"][0]["partitions"][0]["current_leader_epoch"] = -5
+    response = client.request(FETCH, 12, request)
+    assert [r.value for r in decode_all(response["responses"][0]["partitions"][0]["records"])] == [b"x"]
+
+
+@pytest.mark.parametrize("version", [4, 12, 13])
+def test_unknown_isolation_level_fails_the_whole_request(raw, version):
+    """As Kafka (FetchRequest.getErrorResponse): UNKNOWN_SERVER_ERROR at the
+    top (v7+) and, before v13, on every partition named."""
+    client = raw()
+    topic_id = create_topic(client, "t")["topic_id"]
+    produce_ok(client, "t", 0, batch([b"x"]))
+    response = client.request(FETCH, version, fetch_request("t", 0, 0, topic_id=topic_id, isolation_level=5))
+    if version >= 7:
+        assert response["error_code"] == ErrorCode.UNKNOWN_SERVER_ERROR
+    partitions = [p for t in response["responses"] for p in t["partitions"]]
+    if version >= 13:
+        assert partitions == []
+    else:
+        assert [(p["error_code"], p["high_watermark"], p["records"], p["aborted_transactions"]) for p in partitions] \
+            == [(ErrorCode.UNKNOWN_SERVER_ERROR, -1, b"", [])]
+
+
+def test_negative_partition_max_bytes(raw):
+    """Kafka's log refuses a negative size once it has something to read."""
+    client = raw()
+    create_topic(client, "t")
+    produce_ok(client, "t", 0, batch([b"x"]))
+    refused = fetch(client, "t", 0, 0, partition_max_bytes=-1)
+    assert (refused["error_code"], refused["high_watermark"], refused["records"]) == \
+        (ErrorCode.UNKNOWN_SERVER_ERROR, -1, b"")
+    at_end = fetch(client, "t", 0, 1, partition_max_bytes=-1)
+    assert (at_end["error_code"], at_end["high_watermark"]) == (ErrorCode.NONE, 1)
 
 
 # --- fetch sessions ----------------------------------------------------------------------

@@ -1,19 +1,28 @@
-"""ListOffsets: earliest, latest, by timestamp, max timestamp, and the v0
-old-style answer."""
+"""ListOffsets: earliest, latest, by timestamp, max timestamp, the special
+timestamps of later versions, the v0 old-style answer, and request errors."""
 import pytest
 
 from pykbroker.errors import ErrorCode
 from tests.broker.rawapi import DELETE_RECORDS, LIST_OFFSETS, batch, create_topic, produce_ok
 
-EARLIEST, LATEST, MAX_TIMESTAMP = -2, -1, -3
+EARLIEST, LATEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -2, -1, -3, -4, -5
+
+
+def list_offsets(client, partitions, version=10, isolation_level=0, **extra):
+    """ListOffsets of [(topic, partition, timestamp)], with the ``extra``
+    fields in every partition; the response's topics."""
+    topics = {}
+    for topic, partition, timestamp in partitions:
+        topics.setdefault(topic, []).append({"partition_index": partition, "timestamp": timestamp,
+                                             "max_num_offsets": 1, **extra})
+    return client.request(LIST_OFFSETS, version, {
+        "replica_id": -1, "isolation_level": isolation_level,
+        "topics": [{"name": name, "partitions": p} for name, p in topics.items()]})["topics"]
 
 
 def list_offset(client, timestamp, version=10, partition=0, topic="t", **extra):
-    response = client.request(LIST_OFFSETS, version, {
-        "replica_id": -1, "isolation_level": extra.pop("isolation_level", 0),
-        "topics": [{"name": topic, "partitions": [{"partition_index": partition, "timestamp": timestamp,
-                                                   "max_num_offsets": 1, **extra}]}]})
-    return response["topics"][0]["partitions"][0]
+    """One partition's answer."""
+    return list_offsets(client, [(topic, partition, timestamp)], version, **extra)[0]["partitions"][0]
 
 
 @pytest.fixture
@@ -53,6 +62,32 @@ def test_max_timestamp(client, version):
     assert (response["error_code"], response["offset"], response["timestamp"]) == (ErrorCode.NONE, 3, 5000)
 
 
+def test_max_timestamp_after_every_record_was_deleted(client):
+    """As Kafka: still found, with the leader epoch its batch was written in."""
+    client.request(DELETE_RECORDS, 2, {"topics": [{"name": "t", "partitions": [{"partition_index": 0, "offset": -1}]}],
+                                       "timeout_ms": 5000})
+    response = list_offset(client, MAX_TIMESTAMP)
+    assert (response["offset"], response["timestamp"], response["leader_epoch"]) == (3, 5000, 0)
+
+
+@pytest.mark.parametrize("version", range(1, 11))
+def test_special_timestamps_from_their_version_on(client, version):
+    """Kafka serves -3 (max timestamp) from v7, -4 (earliest local) from v8,
+    -5 (latest tiered: none without tiered storage) from v9, and no other
+    negative timestamp, even for a partition that does not exist."""
+    unsupported = (ErrorCode.UNSUPPORTED_VERSION, -1, -1)
+    epoch = 0 if version >= 4 else -1    # the field exists from v4
+    expected = {MAX_TIMESTAMP: (ErrorCode.NONE, 3, epoch) if version >= 7 else unsupported,
+                EARLIEST_LOCAL: (ErrorCode.NONE, 0, epoch) if version >= 8 else unsupported,
+                LATEST_TIERED: (ErrorCode.NONE, -1, -1) if version >= 9 else unsupported,
+                -6: unsupported, -7: unsupported, -100: unsupported}
+    for timestamp, answer in expected.items():
+        response = list_offset(client, timestamp, version)
+        assert (response["error_code"], response["offset"], response["leader_epoch"]) == answer, timestamp
+        if answer == unsupported:
+            assert list_offset(client, timestamp, version, partition=9)["error_code"] == ErrorCode.UNSUPPORTED_VERSION
+
+
 def test_v0_answers_old_style_offsets(client):
     assert list_offset(client, EARLIEST, 0)["old_style_offsets"] == [0]
     assert list_offset(client, LATEST, 0)["old_style_offsets"] == [6]
@@ -74,3 +109,18 @@ def test_errors(client):
     assert list_offset(client, LATEST, partition=3)["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     assert list_offset(client, LATEST, topic="nope")["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     assert list_offset(client, LATEST, current_leader_epoch=3)["error_code"] == ErrorCode.UNKNOWN_LEADER_EPOCH
+
+
+def test_unknown_isolation_level_fails_the_whole_request(client):
+    answered = list_offsets(client, [("t", 0, LATEST), ("nope", 0, LATEST)], isolation_level=5)
+    assert [(t["name"], [(p["error_code"], p["offset"]) for p in t["partitions"]]) for t in answered] == [
+        ("t", [(ErrorCode.UNKNOWN_SERVER_ERROR, -1)]), ("nope", [(ErrorCode.UNKNOWN_SERVER_ERROR, -1)])]
+
+
+@pytest.mark.parametrize("version", [1, 10])
+def test_a_partition_named_twice_is_an_invalid_request(client, version):
+    """As Kafka: answered once, INVALID_REQUEST; the other partitions as usual."""
+    answered = list_offsets(client, [("t", 0, LATEST), ("t", 9, LATEST), ("t", 0, EARLIEST)], version)
+    assert [(t["name"], [(p["partition_index"], p["error_code"], p["offset"]) for p in t["partitions"]])
+            for t in answered] == [("t", [(0, ErrorCode.INVALID_REQUEST, -1),
+                                          (9, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1)])]

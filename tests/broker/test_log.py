@@ -332,22 +332,22 @@ def test_offset_for_timestamp(tmp_path):
     log = open_log(tmp_path, segment_bytes=400, index_interval_bytes=100)
     for i in range(20):
         log.append(*batch(3, ts=NOW + i * 100), leader_epoch=0)     # records at +100i, +100i+1, +100i+2
-    assert log.offset_for_timestamp(0) == (0, NOW)
-    assert log.offset_for_timestamp(NOW + 1001) == (31, NOW + 1001)
-    assert log.offset_for_timestamp(NOW + 1003) == (33, NOW + 1100)
-    assert log.offset_for_timestamp(NOW + 1902) == (59, NOW + 1902)
+    assert log.offset_for_timestamp(0) == (0, NOW, 0)
+    assert log.offset_for_timestamp(NOW + 1001) == (31, NOW + 1001, 0)
+    assert log.offset_for_timestamp(NOW + 1003) == (33, NOW + 1100, 0)
+    assert log.offset_for_timestamp(NOW + 1902) == (59, NOW + 1902, 0)
     assert log.offset_for_timestamp(NOW + 1903) is None
     log.delete_records_before(32)
-    assert log.offset_for_timestamp(0) == (32, NOW + 1002)
+    assert log.offset_for_timestamp(0) == (32, NOW + 1002, 0)
 
 
 def test_max_timestamp_offset(tmp_path):
     log = open_log(tmp_path, segment_bytes=300)
     assert log.max_timestamp_offset() is None
-    for ts in (NOW, NOW + 50, NOW + 10):
-        log.append(*batch(3, ts=ts), leader_epoch=0)
-    log.append(*batch(4, ts=NOW - 5), leader_epoch=0)     # max record ts: NOW + 52 at offset 5
-    assert log.max_timestamp_offset() == (5, NOW + 52)
+    for epoch, ts in enumerate((NOW, NOW + 50, NOW + 10)):
+        log.append(*batch(3, ts=ts), leader_epoch=epoch)
+    log.append(*batch(4, ts=NOW - 5), leader_epoch=3)     # max record ts: NOW + 52 at offset 5, epoch 1
+    assert log.max_timestamp_offset() == (5, NOW + 52, 1)
 
 
 def test_log_append_time(tmp_path):
@@ -358,8 +358,8 @@ def test_log_append_time(tmp_path):
     h = headers_in(data)[0]
     assert h.log_append_time and h.max_timestamp == NOW + 7
     assert [r.timestamp for r in records_in(data)] == [NOW + 7] * 3
-    assert log.offset_for_timestamp(NOW) == (0, NOW + 7)
-    assert log.max_timestamp_offset() == (0, NOW + 7)
+    assert log.offset_for_timestamp(NOW) == (0, NOW + 7, 0)
+    assert log.max_timestamp_offset() == (0, NOW + 7, 0)
 
 
 # -- durability and recovery ------------------------------------------------------

@@ -1,11 +1,11 @@
 """Metadata at every version: brokers, topics, topic ids, auto-creation,
-invalid names, topics asked for by id."""
+invalid names, topics asked for by id; DescribeTopicPartitions."""
 import pytest
 
 from pykbroker.errors import ErrorCode
 from pykbroker.handlers import HANDLERS
 from pykbroker.testing import EmbeddedBroker
-from tests.broker.rawapi import METADATA, create_topic
+from tests.broker.rawapi import DESCRIBE_CONFIGS, METADATA, TOPIC_RESOURCE, create_topic
 from tests.support.rawclient import RawClient
 
 VERSIONS = range(HANDLERS[METADATA].VERSIONS[0], HANDLERS[METADATA].VERSIONS[1] + 1)
@@ -81,6 +81,23 @@ def test_auto_creation_follows_the_request_flag(tmp_path, version):
         assert names == ["auto"]
 
 
+@pytest.mark.parametrize("name, partitions_config", [("__consumer_offsets", "offsets.topic.num.partitions"),
+                                                    ("__transaction_state", "transaction.state.log.num.partitions")])
+def test_auto_creation_of_an_internal_topic_is_its_coordinators(tmp_path, name, partitions_config):
+    """As Kafka: with the coordinator's partition count and configs, not the
+    broker defaults, and described as internal from the first answer."""
+    with EmbeddedBroker(str(tmp_path / "data"), properties={"num.partitions": "2", partitions_config: "4"}) as broker, \
+            RawClient("127.0.0.1", broker.port) as client:
+        [creating] = metadata(client, 12, [name])["topics"]
+        assert (creating["error_code"], creating["is_internal"]) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, True)
+        [created] = metadata(client, 12, [name], allow_auto=False)["topics"]
+        assert (created["error_code"], created["is_internal"], len(created["partitions"])) == (ErrorCode.NONE, True, 4)
+        [described] = client.request(DESCRIBE_CONFIGS, 4, {"resources": [
+            {"resource_type": TOPIC_RESOURCE, "resource_name": name, "configuration_keys": ["cleanup.policy"]}]})[
+            "results"]
+        assert [(c["name"], c["value"]) for c in described["configs"]] == [("cleanup.policy", "compact")]
+
+
 def test_auto_creation_disabled_on_the_broker(tmp_path):
     with EmbeddedBroker(str(tmp_path / "data"), auto_create_topics_enable="false") as broker, \
             RawClient("127.0.0.1", broker.port) as client:
@@ -112,6 +129,31 @@ def test_metadata_by_topic_id(raw):
     assert (by_id[unknown]["error_code"], by_id[unknown]["name"]) == (ErrorCode.UNKNOWN_TOPIC_ID, None)
 
 
+def test_topics_by_id_and_by_name_in_one_request(raw):
+    """As Kafka: once a topic id is given the names are not looked at; a
+    topic with neither name nor id fails the whole request."""
+    client = raw()
+    topic_id = create_topic(client, "by-id")["topic_id"]
+    create_topic(client, "by-name")
+    response = client.request(METADATA, 12, {"topics": [{"name": "by-name"}, {"name": None, "topic_id": topic_id}],
+                                             "allow_auto_topic_creation": False})
+    assert [(t["error_code"], t["name"]) for t in response["topics"]] == [(ErrorCode.NONE, "by-id")]
+    response = client.request(METADATA, 12, {"topics": [{"name": None, "topic_id": ZERO_UUID}, {"name": "by-name"}],
+                                             "allow_auto_topic_creation": False})
+    assert (response["brokers"], response["controller_id"]) == ([], -1)
+    assert [(t["error_code"], t["name"], t["partitions"]) for t in response["topics"]] == \
+        [(ErrorCode.UNKNOWN_SERVER_ERROR, "", []), (ErrorCode.UNKNOWN_SERVER_ERROR, "by-name", [])]
+
+
+@pytest.mark.parametrize("version", [1, 12])
+def test_a_topic_named_twice_is_described_once(raw, version):
+    client = raw()
+    create_topic(client, "a")
+    response = metadata(client, version, ["a", "nope", "a", "nope"], allow_auto=False)   # v1 auto-creates "nope"
+    assert [(t["name"], t["error_code"]) for t in response["topics"]] == \
+        [("a", ErrorCode.NONE), ("nope", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)]
+
+
 @pytest.mark.parametrize("version", [10, 11])
 def test_topic_ids_in_requests_before_v12_are_invalid(raw, version):
     """Kafka (KafkaApis.handleTopicMetadataRequest) refuses topic ids and
@@ -135,3 +177,50 @@ def test_authorized_operations_on_request(raw):
     assert asked["cluster_authorized_operations"] > 0
     assert not_asked["topics"][0]["topic_authorized_operations"] == -(2**31)
     assert not_asked["cluster_authorized_operations"] == -(2**31)
+
+
+# --- DescribeTopicPartitions ------------------------------------------------------------
+DESCRIBE_TOPIC_PARTITIONS = 75
+TOPIC_OPERATIONS = 3576   # what Kafka reports without an authorizer
+
+
+def describe_topic_partitions(client, names, limit=2000, cursor=None):
+    return client.request(DESCRIBE_TOPIC_PARTITIONS, 0, {
+        "topics": [{"name": n} for n in names], "response_partition_limit": limit,
+        "cursor": None if cursor is None else {"topic_name": cursor[0], "partition_index": cursor[1]}})
+
+
+def test_describe_topic_partitions_pages_by_partition_count(raw):
+    client = raw()
+    create_topic(client, "a", partitions=2)
+    create_topic(client, "c", partitions=2)
+    names = ["c", "b-missing", "a", "bad name"]
+    first = describe_topic_partitions(client, names, limit=3)
+    assert [(t["name"], t["error_code"], t["is_internal"], [p["partition_index"] for p in t["partitions"]],
+             t["topic_authorized_operations"]) for t in first["topics"]] == [
+        ("a", ErrorCode.NONE, False, [0, 1], TOPIC_OPERATIONS),
+        # As Kafka: topics that do not exist are answered with their operations too.
+        ("b-missing", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, False, [], TOPIC_OPERATIONS),
+        ("bad name", ErrorCode.INVALID_TOPIC_EXCEPTION, False, [], TOPIC_OPERATIONS),
+        ("c", ErrorCode.NONE, False, [0], TOPIC_OPERATIONS)]
+    assert first["next_cursor"] == {"topic_name": "c", "partition_index": 1}
+    rest = describe_topic_partitions(client, names, limit=3, cursor=("c", 1))
+    assert [(t["name"], [p["partition_index"] for p in t["partitions"]]) for t in rest["topics"]] == [("c", [1])]
+    assert rest["next_cursor"] is None
+    # The cursor of a full page may name a topic that does not exist.
+    assert describe_topic_partitions(client, ["a", "b-missing"], limit=2)["next_cursor"] == \
+        {"topic_name": "b-missing", "partition_index": 0}
+    [internal] = describe_topic_partitions(client, ["__consumer_offsets"])["topics"]
+    assert (internal["error_code"], internal["is_internal"]) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, True)
+
+
+@pytest.mark.parametrize("cursor", [("zz", 0), ("a", 0), ("c", -1)])
+def test_describe_topic_partitions_refuses_a_cursor_outside_the_request(raw, cursor):
+    """As Kafka: the cursor must name a requested topic and a partition;
+    else every requested topic is answered INVALID_REQUEST."""
+    client = raw()
+    create_topic(client, "c", partitions=2)
+    response = describe_topic_partitions(client, ["c", "b"], cursor=cursor)
+    assert [(t["name"], t["error_code"], t["partitions"], t["topic_id"]) for t in response["topics"]] == \
+        [("c", ErrorCode.INVALID_REQUEST, [], ZERO_UUID), ("b", ErrorCode.INVALID_REQUEST, [], ZERO_UUID)]
+    assert response["next_cursor"] is None

@@ -70,41 +70,55 @@ def _corrupt(data: bytearray, position: int) -> bytearray:
 
 
 def test_errors_are_per_partition(raw):
+    """Each partition is answered alone, as Kafka answers it: a refused batch
+    without error message or record errors (the Java producer words its
+    exception from the code), and with the log start offset only where the
+    log itself refused it (not corrupt or oversized batches)."""
     client = raw()
-    create_topic(client, "t", partitions=6, configs={"max.message.bytes": "500"})
+    create_topic(client, "t", partitions=12, configs={"max.message.bytes": "500"})
     control = bytearray(records.build_control_batch(True, 5, 0, 0, NOW_MS))
-    requested = {
-        ("t", 0): batch([b"fine"]),
-        ("t", 1): batch([b"x" * 1000]),                              # over max.message.bytes
-        ("t", 2): _corrupt(batch([b"crc"]), 17),                     # a byte of the stored CRC
-        ("t", 3): _corrupt(batch([b"payload" * 4]), records.HEADER_SIZE + 3),
-        ("t", 4): control,                                           # clients may not write control batches
-        ("t", 5): batch([b"a"]) + batch([b"b"]),                     # v3+: exactly one batch
-        ("t", 6): batch([b"no such partition"]),
-        ("missing", 0): batch([b"no such topic"]),
+    requested = {  # (topic, partition): (records, error, log start offset)
+        ("t", 0): (batch([b"fine"]), ErrorCode.NONE, 0),
+        ("t", 1): (batch([b"x" * 1000]), ErrorCode.MESSAGE_TOO_LARGE, -1),        # over max.message.bytes
+        ("t", 2): (_corrupt(batch([b"crc"]), 17), ErrorCode.CORRUPT_MESSAGE, -1),  # a byte of the stored CRC
+        ("t", 3): (_corrupt(batch([b"payload" * 4]), records.HEADER_SIZE + 3), ErrorCode.CORRUPT_MESSAGE, -1),
+        ("t", 4): (control, ErrorCode.INVALID_RECORD, 0),                 # clients may not write control batches
+        ("t", 5): (batch([b"a"]) + batch([b"b"]), ErrorCode.INVALID_RECORD, -1),   # v3+: exactly one batch
+        ("t", 6): (b"", ErrorCode.INVALID_RECORD, -1),                             # ... and at least one
+        ("t", 7): (batch([b"cut", b"off"])[:-3], ErrorCode.INVALID_RECORD, -1),    # a truncated batch is none
+        ("t", 8): (legacy_message_set(1, [b"m1"]), ErrorCode.INVALID_RECORD, -1),  # v3+: magic 2 only
+        ("t", 9): (records.build_batch([]), ErrorCode.INVALID_RECORD, 0),          # no record
+        ("t", 10): (records.build_batch([Record(5, NOW_MS, None, b"x")], base_offset=5), ErrorCode.INVALID_RECORD, 0),
+        ("t", 11): (records.build_batch([Record(0, NOW_MS, None, b"x")], producer_id=42, producer_epoch=0),
+                    ErrorCode.INVALID_RECORD, 0),                                  # a producer id needs a sequence
+        ("t", 12): (batch([b"no such partition"]), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1),
+        ("missing", 0): (batch([b"no such topic"]), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1),
     }
     topic_data = {}
-    for (topic, index), data in requested.items():
+    for (topic, index), (data, _, _) in requested.items():
         topic_data.setdefault(topic, []).append({"index": index, "records": bytes(data)})
     response = client.request(PRODUCE, 9, {"acks": -1, "timeout_ms": 5000, "topic_data": [
         {"name": topic, "partition_data": partitions} for topic, partitions in topic_data.items()]})
-    errors = {(t["name"], p["index"]): p for t in response["responses"] for p in t["partition_responses"]}
-    assert {key: p["error_code"] for key, p in errors.items()} == {
-        ("t", 0): ErrorCode.NONE,
-        ("t", 1): ErrorCode.MESSAGE_TOO_LARGE,
-        ("t", 2): ErrorCode.CORRUPT_MESSAGE,
-        ("t", 3): ErrorCode.CORRUPT_MESSAGE,
-        ("t", 4): ErrorCode.INVALID_RECORD,
-        ("t", 5): ErrorCode.INVALID_RECORD,
-        ("t", 6): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-        ("missing", 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-    }
-    for key, p in errors.items():
-        if key != ("t", 0):
-            assert p["base_offset"] == -1
+    answers = {(t["name"], p["index"]): (p["error_code"], p["log_start_offset"], p["error_message"], p["record_errors"])
+               for t in response["responses"] for p in t["partition_responses"]}
+    assert answers == {key: (error, start, None, []) for key, (_, error, start) in requested.items()}
+    assert all(p["base_offset"] == -1 for t in response["responses"] for p in t["partition_responses"] if p["index"])
     assert fetched_values(client, "t", 0) == [b"fine"]
-    for index in range(1, 6):
+    for index in range(1, 12):
         assert fetch(client, "t", index, 0)["high_watermark"] == 0
+
+
+def test_a_partition_named_twice_is_written_once(raw):
+    """As Kafka: the last records given for a partition are appended, and
+    the partition is answered once."""
+    client = raw()
+    create_topic(client, "t")
+    response = client.request(PRODUCE, 9, {"acks": -1, "timeout_ms": 5000, "topic_data": [
+        {"name": "t", "partition_data": [{"index": 0, "records": bytes(batch([b"first"]))}]},
+        {"name": "t", "partition_data": [{"index": 0, "records": bytes(batch([b"second"]))}]}]})
+    assert [(t["name"], [(p["index"], p["error_code"], p["base_offset"]) for p in t["partition_responses"]])
+            for t in response["responses"]] == [("t", [(0, ErrorCode.NONE, 0)])]
+    assert fetched_values(client, "t", 0) == [b"second"]
 
 
 def test_producer_may_not_claim_log_append_time(raw):

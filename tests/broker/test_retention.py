@@ -63,6 +63,19 @@ def test_delete_records_errors(raw):
     assert earliest(client) == 0
 
 
+def test_delete_records_of_a_partition_named_twice(raw):
+    """As Kafka: answered once, the last offset given wins."""
+    client = raw()
+    create_topic(client, "t")
+    produce_ok(client, "t", 0, batch([b"a", b"b", b"c", b"d"]))
+    response = client.request(DELETE_RECORDS, 2, {"topics": [
+        {"name": "t", "partitions": [{"partition_index": 0, "offset": 3}, {"partition_index": 0, "offset": 1}]},
+        {"name": "t", "partitions": [{"partition_index": 0, "offset": 2}]}], "timeout_ms": 5000})
+    assert [(t["name"], [(p["partition_index"], p["error_code"], p["low_watermark"]) for p in t["partitions"]])
+            for t in response["topics"]] == [("t", [(0, ErrorCode.NONE, 2)])]
+    assert earliest(client) == 2
+
+
 def test_deleted_records_stay_deleted_after_a_restart(broker, raw):
     client = raw()
     create_topic(client, "t")

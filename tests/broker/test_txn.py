@@ -47,11 +47,11 @@ class Txn:
         return {(t["name"], p["partition_index"]): p["partition_error_code"]
                 for t in response["results_by_topic_v3_and_below"] for p in t["results_by_partition"]}
 
-    def send(self, topic, partition, values, version=9):
+    def send(self, topic, partition, values, version=9, transactional=True):
         seq = self.sequences.get((topic, partition), 0)
         data = records.build_batch([Record(i, now_ms(), None, v) for i, v in enumerate(values)],
                                    producer_id=self.producer_id, producer_epoch=self.epoch, base_sequence=seq,
-                                   transactional=True)
+                                   transactional=transactional)
         response = self.client.request(0, version, {
             "transactional_id": self.id, "acks": -1, "timeout_ms": 10_000,
             "topic_data": [{"name": topic, "partition_data": [{"index": partition, "records": data}]}]})
@@ -222,28 +222,52 @@ def test_init_producer_id_validates_its_arguments(txn_client):
     assert init(transaction_timeout_ms=900_001)["error_code"] == ErrorCode.INVALID_TRANSACTION_TIMEOUT
 
 
+def errors(result):
+    """What a producer reads of a refused write."""
+    return result["error_code"], result["error_message"], result["log_start_offset"]
+
+
 def test_a_transactional_write_outside_a_transaction_is_refused(txn_client):
     txn = Txn(txn_client, "tx")
     txn.init()
-    assert txn.send("t", 0, [b"x"], version=11)["error_code"] == ErrorCode.TRANSACTION_ABORTABLE
-    assert txn.send("t", 0, [b"x"], version=9)["error_code"] == ErrorCode.INVALID_TXN_STATE
+    # Kafka's texts: the Java producer shows them in its exceptions.
+    assert errors(txn.send("t", 0, [b"x"], version=11)) == (ErrorCode.TRANSACTION_ABORTABLE, None, -1)
+    assert errors(txn.send("t", 0, [b"x"], version=9)) == \
+        (ErrorCode.INVALID_TXN_STATE, "Partition was not added to the transaction", -1)
     assert txn.add("t", 0, 5) == {("t", 0): ErrorCode.OPERATION_NOT_ATTEMPTED, ("t", 5): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
     # Internal topics are never written by transactions of clients.
     assert txn.add("__consumer_offsets", 0) == {("__consumer_offsets", 0): ErrorCode.TOPIC_AUTHORIZATION_FAILED}
     assert describe(txn_client, "tx")["tx"]["topics"] == []
     assert txn.add("t", 0) == {("t", 0): ErrorCode.NONE}
     assert txn.send("t", 0, [b"x"], version=11)["error_code"] == ErrorCode.NONE
+    # Within its transaction a producer writes only transactional batches.
+    assert errors(txn.send("t", 0, [b"y"], transactional=False)) == (ErrorCode.INVALID_TXN_STATE, None, 0)
 
 
 def test_requests_for_an_unknown_producer(txn_client):
     txn = Txn(txn_client, "nobody")
     txn.producer_id, txn.epoch = 123, 0
+    assert errors(txn.send("t", 0, [b"x"])) == (ErrorCode.INVALID_PRODUCER_ID_MAPPING, None, -1)
     assert txn.add("t", 0) == {("t", 0): ErrorCode.INVALID_PRODUCER_ID_MAPPING}
     assert txn.end(commit=True) == ErrorCode.INVALID_PRODUCER_ID_MAPPING
     described = describe(txn_client, "nobody", "")
     assert [(s["error_code"], s["producer_id"], s["producer_epoch"], s["transaction_start_time_ms"])
             for s in (described["nobody"], described[""])] == \
         [(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, 0, 0, 0), (ErrorCode.INVALID_REQUEST, 0, 0, 0)]
+
+
+def test_transactional_writes_before_the_coordinator_exists_are_refused(broker, raw):
+    """Without __transaction_state no transaction can have begun: Kafka
+    refuses the write with an error every producer retries."""
+    client = raw()
+    create_topic(client, "t")
+    txn = Txn(client, "tx1")
+    txn.producer_id, txn.epoch = 42, 0
+    assert errors(txn.send("t", 0, [b"x"])) == (
+        ErrorCode.NOT_ENOUGH_REPLICAS,
+        "Unable to verify the partition has been added to the transaction. Underlying error: COORDINATOR_NOT_AVAILABLE",
+        -1)
+    assert fetch(client, "t", 0, 0)["high_watermark"] == 0
 
 
 def test_a_timed_out_transaction_is_aborted_and_its_producer_fenced(tmp_path):
@@ -351,7 +375,7 @@ def test_transactional_records_need_a_transactional_id(txn_client):
     txn.add("t", 0)
     data = records.build_batch([Record(0, now_ms(), None, b"x")], producer_id=txn.producer_id,
                                producer_epoch=txn.epoch, base_sequence=0, transactional=True)
-    assert produce(txn_client, "t", 0, data)["error_code"] == ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    assert errors(produce(txn_client, "t", 0, data)) == (ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None, -1)
 
 
 def test_admin_apis_describe_producers_and_transactions(txn_client):

@@ -248,26 +248,31 @@ class TransactionCoordinator:
         there without a marker to come. KafkaError if not. As in Kafka, a
         transactional batch needs the request's transactional id."""
         if transactional_id is None:
-            raise KafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-                             "Transactional records need the transactional id of their producer")
+            raise KafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
         if not self.broker.config.get("transaction.partition.verification.enable"):
             return
         entry = partition.log.producer_state.producers.get(header.producer_id)
         if entry is not None and entry.epoch == header.producer_epoch and entry.txn_first_offset >= 0:
             return   # its transaction is already open in this partition
         tp = (partition.topic, partition.index)
-        code = self.verify_partitions(transactional_id, header.producer_id, header.producer_epoch, [tp])[tp]
+        if TOPIC not in self.broker.store.metadata.topics:
+            code = ErrorCode.COORDINATOR_NOT_AVAILABLE   # as Kafka: no coordinator, no transaction begun
+        else:
+            code = self.verify_partitions(transactional_id, header.producer_id, header.producer_epoch, [tp])[tp]
         if code in (ErrorCode.NONE, ErrorCode.NOT_COORDINATOR):
             return   # a coordinator on another broker would need AddPartitionsToTxn v4: not checked
-        if code in (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                    ErrorCode.CONCURRENT_TRANSACTIONS):
-            code = ErrorCode.NOT_ENOUGH_REPLICAS    # retriable for every producer
-        elif code == ErrorCode.PRODUCER_FENCED:
+        if code == ErrorCode.PRODUCER_FENCED:
             code = ErrorCode.INVALID_PRODUCER_EPOCH
         elif code == ErrorCode.TRANSACTION_ABORTABLE and produce_version < 11:
             code = ErrorCode.INVALID_TXN_STATE
-        raise KafkaError(code, f"Transactional write of producer {header.producer_id} to {tp[0]}-{tp[1]} is not "
-                               f"part of an ongoing transaction of {transactional_id}: {ErrorCode(code).name}")
+        # Kafka's ReplicaManager words these two cases, the others go without message.
+        if code == ErrorCode.INVALID_TXN_STATE:
+            raise KafkaError(code, "Partition was not added to the transaction")
+        if code in (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                    ErrorCode.CONCURRENT_TRANSACTIONS):   # retriable for every producer
+            raise KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, "Unable to verify the partition has been added to the "
+                             f"transaction. Underlying error: {ErrorCode(code).name}")
+        raise KafkaError(code)
 
     def check_offsets_in_transaction(self, transactional_id: str, producer_id: int, epoch: int,
                                      offsets_partition: int) -> ErrorCode:

@@ -15,6 +15,9 @@ before v3 the partition limit is hard and cuts a larger message off.
 A follower (replica id set) reads up to the log end offset; its fetch offset
 tells the leader how far it got (``Partition.follower_fetch``), or the answer
 is where its log diverges, at once.
+Errors as Kafka answers them: a partition with an error carries no offsets
+(-1), an unknown topic or partition an empty (not null) list of aborted
+transactions; an unknown isolation level fails the whole request.
 """
 from __future__ import annotations
 
@@ -32,11 +35,13 @@ from ...log.errors import OffsetOutOfRange
 API_KEY = 1
 VERSIONS = (0, 17)
 
-READ_COMMITTED = 1
+READ_UNCOMMITTED, READ_COMMITTED = 0, 1
 
 
 def handle(ctx, request):
     version = ctx.api_version
+    if request["isolation_level"] not in (READ_UNCOMMITTED, READ_COMMITTED):
+        return _request_error(request, version, ErrorCode.UNKNOWN_SERVER_ERROR)
     try:
         fetch = FetchContext(ctx, request)
     except FetchSessionError as e:
@@ -45,6 +50,23 @@ def handle(ctx, request):
     if request["max_wait_ms"] <= 0 or readable >= request["min_bytes"] or errors or not fetch.entries:
         return fetch.response(results)
     return _long_poll(fetch, request, version)
+
+
+def _request_error(request, version, code):
+    """Kafka's FetchRequest.getErrorResponse (an unknown isolation level
+    fails the whole request): the top-level code and, before v13, the same on
+    every partition as named."""
+    topics = [] if version >= 13 else [
+        {"topic": t["topic"], "partitions": [_partition_response(p["partition"], code) for p in t["partitions"]]}
+        for t in request["topics"]]
+    return {"error_code": code, "session_id": 0, "responses": topics}
+
+
+def _partition_response(index, error=ErrorCode.NONE):
+    """A partition as Kafka's FetchResponse.partitionResponse answers it:
+    offsets unknown, an empty (not null) list of aborted transactions."""
+    return {"partition_index": index, "error_code": error, "high_watermark": -1, "last_stable_offset": -1,
+            "log_start_offset": -1, "aborted_transactions": [], "preferred_read_replica": -1, "records": b""}
 
 
 async def _long_poll(fetch, request, version):
@@ -169,40 +191,45 @@ class FetchContext:
         return config.get("replica.fetch.response.max.bytes" if self.replica_id >= 0 else "fetch.max.bytes")
 
     def _read(self, entry, limit, min_one):
-        result = {"partition_index": entry.partition, "error_code": ErrorCode.NONE, "high_watermark": -1,
-                  "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None,
-                  "preferred_read_replica": -1, "records": b""}
+        result = _partition_response(entry.partition)
         if entry.topic is None:
             result["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
             return result, 0
+        # Past Kafka's metadata check (unknown topics and partitions, answered
+        # as above) the answer is its log read's: no aborted transactions
+        # but for read_committed, and no offsets with an error.
+        result["aborted_transactions"] = None
         try:
             partition = self.broker.replicas.leader_partition(entry.topic, entry.partition)
-            partition.check_leader_epoch(entry.current_leader_epoch)
-            diverging = None
+            # Any negative epoch means none, as Kafka reads the request.
+            partition.check_leader_epoch(max(entry.current_leader_epoch, -1))
+            diverging, max_offset = None, partition.high_watermark
             if self.replica_id >= 0:  # a follower: it may have to truncate, else it tells how far it got
                 diverging = partition.follower_fetch(self.replica_id, entry.fetch_offset, entry.last_fetched_epoch,
                                                      self.replica_epoch)
+                max_offset = partition.log_end_offset
+            elif self.isolation == READ_COMMITTED:
+                max_offset = partition.last_stable_offset
+            if diverging is None:
+                data = partition.log.read(entry.fetch_offset, min(entry.max_bytes, limit), max_offset, min_one)
         except KafkaError as e:
             result["error_code"] = e.code
-            if e.code in (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH):
+            if e.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                result["aborted_transactions"] = []
+            elif e.code in (ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH):
                 result["current_leader"] = self.broker.replicas.leader_and_epoch(entry.topic, entry.partition)
+            return result, 0
+        except OffsetOutOfRange:
+            result["error_code"] = ErrorCode.OFFSET_OUT_OF_RANGE
+            return result, 0
+        except ValueError:  # a negative partition_max_bytes, refused by the log
+            result["error_code"] = ErrorCode.UNKNOWN_SERVER_ERROR
             return result, 0
         result["high_watermark"] = partition.high_watermark
         result["last_stable_offset"] = partition.last_stable_offset
         result["log_start_offset"] = partition.log_start_offset
         if diverging is not None:
             result["diverging_epoch"] = diverging
-            return result, 0
-        if self.replica_id >= 0:
-            max_offset = partition.log_end_offset
-        elif self.isolation == READ_COMMITTED:
-            max_offset = partition.last_stable_offset
-        else:
-            max_offset = partition.high_watermark
-        try:
-            data = partition.log.read(entry.fetch_offset, min(entry.max_bytes, limit), max_offset, min_one)
-        except OffsetOutOfRange:
-            result["error_code"] = ErrorCode.OFFSET_OUT_OF_RANGE
             return result, 0
         if self.isolation == READ_COMMITTED and self.replica_id < 0:
             result["aborted_transactions"] = partition.aborted_transactions(entry.fetch_offset, data)

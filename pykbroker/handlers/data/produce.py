@@ -2,8 +2,10 @@
 
 v0-1 carry magic 0 message sets, v2 magic 1: both are converted to one v2
 batch before appending. v3+ carry exactly one v2 batch (and a transactional
-id); v7+ may use zstd; v8+ report record errors and an error message; v10+
-tell the current leader on NOT_LEADER_OR_FOLLOWER (tagged fields).
+id); v7+ may use zstd; v8+ have record errors and an error message, which
+Kafka fills only for records the topic refuses and for transactional writes
+that fail verification (WordedError); v10+ tell the current leader on
+NOT_LEADER_OR_FOLLOWER (tagged fields).
 acks=0 gets no response at all, acks=1 one after the local append, acks=-1
 one after the in-sync replicas have the batch (at once on a single broker).
 """
@@ -19,6 +21,7 @@ from ...config import LONG_MAX
 from ...errors import ErrorCode, KafkaError, RequestError
 from ...cluster.topics import is_internal
 from ...log.producer_state import CLIENT, ProducerStateError
+from . import by_topic
 
 API_KEY = 0
 VERSIONS = (0, 11)
@@ -32,41 +35,34 @@ NO_TIMESTAMP = -1  # magic 0 records: never out of range, as in Kafka
 def handle(ctx, request):
     acks = request["acks"]
     broker = ctx.broker
+    # One append per partition: of a partition named twice the last records
+    # win, as in Kafka.
+    requested = {(t["name"], p["index"]): p["records"] for t in request["topic_data"] for p in t["partition_data"]}
     results = {}  # (topic, partition) -> response dict
     waits = []  # (partition, offset the high watermark must pass, response dict)
-    for topic_data in request["topic_data"]:
-        name = topic_data["name"]
-        for partition_data in topic_data["partition_data"]:
-            index = partition_data["index"]
-            response = {"index": index, "error_code": ErrorCode.NONE, "base_offset": -1,
-                        "log_append_time_ms": -1, "log_start_offset": -1}
-            results[(name, index)] = response
-            if acks not in (-1, 0, 1):
-                response["error_code"] = ErrorCode.INVALID_REQUIRED_ACKS
-                continue
-            try:
-                partition, last_offset = _append(ctx, name, index, partition_data["records"], acks, response,
-                                                 request["transactional_id"])
-            except KafkaError as e:
-                response["error_code"] = e.code
-                response["error_message"] = e.message
-                if isinstance(e, RecordValidationError):
-                    response["record_errors"] = e.record_errors
-                elif e.code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
-                    response["current_leader"] = broker.replicas.leader_and_epoch(name, index)
-                continue
-            except RecordsError as e:
-                response["error_code"] = e.error_code
-                response["error_message"] = str(e)
-                if e.error_code == ErrorCode.INVALID_RECORD:
-                    response["record_errors"] = [{"batch_index": 0, "batch_index_error_message": str(e)}]
-                continue
-            except ProducerStateError as e:
-                response["error_code"] = e.code
-                response["error_message"] = str(e)
-                continue
-            if acks == -1 and partition is not None and partition.high_watermark <= last_offset:
-                waits.append((partition, last_offset + 1, response))
+    for (name, index), data in requested.items():
+        response = {"index": index, "error_code": ErrorCode.NONE, "base_offset": -1,
+                    "log_append_time_ms": -1, "log_start_offset": -1}
+        results[(name, index)] = response
+        if acks not in (-1, 0, 1):
+            response["error_code"] = ErrorCode.INVALID_REQUIRED_ACKS
+            continue
+        try:
+            partition, last_offset = _append(ctx, name, index, data, acks, response, request["transactional_id"])
+        except WordedError as e:
+            response.update(error_code=e.code, error_message=e.message, record_errors=e.record_errors)
+            continue
+        except (KafkaError, RecordsError, ProducerStateError) as e:
+            # As Kafka: no message, and no log start offset with the errors
+            # its ReplicaManager catches apart (corrupt or oversized batches).
+            code = response["error_code"] = e.error_code if isinstance(e, RecordsError) else e.code
+            if code in (ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE):
+                response["log_start_offset"] = -1
+            elif code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
+                response["current_leader"] = broker.replicas.leader_and_epoch(name, index)
+            continue
+        if acks == -1 and partition is not None and partition.high_watermark <= last_offset:
+            waits.append((partition, last_offset + 1, response))
     if acks == 0:
         failed = {f"{t}-{p}": ErrorCode(r["error_code"]).name for (t, p), r in results.items() if r["error_code"]}
         if failed:
@@ -76,26 +72,33 @@ def handle(ctx, request):
         return None
     if waits:
         return _await_replication(request, results, waits)
-    return _response(request, results)
+    return _response(results)
 
 
 def _append(ctx, topic, index, data, acks, response, transactional_id=None):
     broker = ctx.broker
     partition = broker.replicas.leader_partition(topic, index)
     if is_internal(topic) and ctx.client_id != _ADMIN_CLIENT_ID:
-        raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {topic}")
+        raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION)
     config = partition.log.config
     records.check_produce_records(ctx.api_version, data or b"")
     now_ms = int(time.time() * 1000)
     if data and len(data) > records.MAGIC_OFFSET and data[records.MAGIC_OFFSET] < records.MAGIC:
         data = legacy.legacy_to_v2(data, max_message_bytes=config.max_message_bytes)
+    # From here the log checks the batch: Kafka answers what it refuses with
+    # the log start offset.
+    response["log_start_offset"] = partition.log_start_offset
     header = records.validate_produce(data or b"", max_message_bytes=config.max_message_bytes)
     if header is None:
         return None, -1  # nothing whole to append: Kafka answers success
+    if header.is_transactional:
+        try:
+            broker.txn_coordinator.check_transactional_write(transactional_id, partition, header, ctx.api_version)
+        except KafkaError as e:
+            response["log_start_offset"] = -1  # Kafka verifies before the log is reached
+            raise WordedError(e.code, e.message) from None
     if acks == -1:
         partition.check_min_isr()
-    if header.is_transactional:
-        broker.txn_coordinator.check_transactional_write(transactional_id, partition, header, ctx.api_version)
     # The batch is stored as it came; a trailing partial batch is dropped. The
     # log patches offsets in place: the request frame's own bytes when writable.
     batch = memoryview(data)[:header.size]
@@ -104,12 +107,21 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None):
     batch, header = _apply_topic_policies(batch, header, config, now_ms, f"{topic}-{index}")
     info = partition.append_as_leader(batch, [header], origin=CLIENT)
     response["base_offset"] = info.first_offset
-    response["log_start_offset"] = partition.log_start_offset
     response["log_append_time_ms"] = info.log_append_time
     return partition, info.last_offset
 
 
-class RecordValidationError(KafkaError):
+class WordedError(KafkaError):
+    """The only produce errors Kafka answers with a message (and record
+    errors): records the topic refuses, and transactional writes that fail
+    verification (the message None where Kafka has none)."""
+
+    def __init__(self, code: ErrorCode, message: str | None, record_errors: list[dict] | None = None):
+        super().__init__(code, message)
+        self.record_errors = record_errors or []
+
+
+class RecordValidationError(WordedError):
     """Records of a batch that the topic refuses, each named by its index in
     the batch (Produce v8+ record_errors), as Kafka's LogValidator reports them."""
 
@@ -120,8 +132,7 @@ class RecordValidationError(KafkaError):
             shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
             message = (f"One or more records have been rejected due to {len(errors)} record errors in total, "
                        f"and only showing the first three errors at most: [{shown}]")
-        super().__init__(code, message)
-        self.record_errors = [{"batch_index": i, "batch_index_error_message": m} for i, m in errors]
+        super().__init__(code, message, [{"batch_index": i, "batch_index_error_message": m} for i, m in errors])
 
 
 def _apply_topic_policies(batch: bytearray, header, config, now_ms, topic_partition: str):
@@ -169,10 +180,8 @@ async def _await_replication(request, results, waits):
                                       for partition, offset, _ in waits))
     for (_, _, response), outcome in zip(waits, outcomes):
         response["error_code"] = outcome
-    return _response(request, results)
+    return _response(results)
 
 
-def _response(request, results):
-    return {"responses": [
-        {"name": t["name"], "partition_responses": [results[(t["name"], p["index"])] for p in t["partition_data"]]}
-        for t in request["topic_data"]]}
+def _response(results):
+    return {"responses": by_topic(results, "partition_responses")}
