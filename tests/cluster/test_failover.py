@@ -133,14 +133,21 @@ def read_all(bootstrap_servers: str, end_offsets: dict[int, int]) -> dict[int, l
 
 
 def end_offsets(cluster) -> dict[int, int]:
-    ends = {}
-    for p in cluster.wait_for_full_isr(TOPIC, timeout=60):
+    """Each partition's high watermark, from its leader. Leadership may still
+    move (back to preferred replicas): a leader that no longer is one answers
+    NOT_LEADER_OR_FOLLOWER, and the question goes to the new one."""
+    def latest(p):
         with cluster.client(p["leader_id"]) as c:
             response = c.request(2, 8, {"replica_id": -1, "isolation_level": 0, "topics": [
                 {"name": TOPIC, "partitions": [{"partition_index": p["partition_index"], "current_leader_epoch": -1,
                                                 "timestamp": -1}]}]})
-            ends[p["partition_index"]] = response["topics"][0]["partitions"][0]["offset"]
-    return ends
+        answer = response["topics"][0]["partitions"][0]
+        return answer["offset"] if answer["error_code"] == 0 else None
+
+    def all_answered():
+        ends = {p["partition_index"]: latest(p) for p in cluster.wait_for_full_isr(TOPIC, timeout=60)}
+        return None if None in ends.values() else ends
+    return wait_for(all_answered, 60, "every partition's leader to tell its end offset")
 
 
 @pytest.mark.parametrize("client", [
