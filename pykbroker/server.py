@@ -15,6 +15,10 @@ log = logging.getLogger("pykbroker.server")
 # A connection stops reading while this many requests wait behind the one in
 # flight: a client pipelining faster than we answer is slowed, not buffered.
 MAX_QUEUED_REQUESTS = 64
+# Responses up to this size are joined and written at once: cheaper than
+# handing the transport many small pieces. Larger ones (record data) go out
+# uncopied.
+JOIN_LIMIT = 64 * 1024
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
@@ -98,8 +102,13 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self.transport.resume_reading()
 
     def _write(self, parts: list) -> None:
-        if parts:
-            self.transport.writelines(parts)
+        if len(parts) == 1:
+            self.transport.write(parts[0])
+        elif parts:
+            if sum(map(len, parts)) <= JOIN_LIMIT:
+                self.transport.write(b"".join(parts))
+            else:
+                self.transport.writelines(parts)
 
     def _completed(self, task: asyncio.Future) -> None:
         self.in_flight = None
