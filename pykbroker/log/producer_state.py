@@ -12,7 +12,8 @@ open transaction. From it the leader
   (TRANSACTION_COORDINATOR_FENCED);
 - accepts any sequence from a producer it knows nothing of (KIP-360: its state
   expired or its batches were deleted), so that a producer idle longer than
-  producer.id.expiration.ms carries on;
+  producer.id.expiration.ms carries on; but on a partition whose log never
+  held a record only sequence 0 (KAFKA-15591);
 - knows the open transactions, hence the first unstable offset that bounds the
   last stable offset.
 
@@ -211,6 +212,13 @@ class ProducerAppend:
                     f"Invalid sequence number for new epoch of producer {entry.producer_id} at offset {offset} in "
                     f"partition {name}: {epoch} (request epoch), {first_seq} (seq. number), "
                     f"{entry.epoch} (current producer epoch)")
+            if first_seq != 0 and self.manager.map_end_offset == 0:
+                # A log that never held a record cannot have lost this
+                # producer's state: a later batch overtook its first, which
+                # must land first (KAFKA-15591, Kafka 4.5).
+                raise OutOfOrderSequence(
+                    f"Invalid sequence number for producer {entry.producer_id} at offset {offset} in partition "
+                    f"{name}: {first_seq} (incoming seq. number), expected 0 on a partition never written to")
             return
         if current is None or current.epoch == NO_PRODUCER_EPOCH:
             return   # nothing known of this producer: any sequence goes (KIP-360)

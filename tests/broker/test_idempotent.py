@@ -77,6 +77,21 @@ def test_sequence_and_epoch_errors(raw):
     assert fetched_values(client, "t", 0) == [b"a"]
 
 
+def test_a_batch_that_overtook_the_first_one_on_a_new_partition_waits_for_it(raw):
+    """A producer's second batch reaching a partition never written to
+    before its first (which went to an old leader) is refused as out of
+    order, as from Kafka 4.5; the first is not lost when its retry lands."""
+    client = raw()
+    create_topic(client, "t")
+    pid = init_producer_id(client)["producer_id"]
+    second = idempotent_batch([b"b"], pid, 1)
+    early = produce(client, "t", 0, second)
+    assert (early["error_code"], early["error_message"]) == (ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, None)
+    assert produce_ok(client, "t", 0, idempotent_batch([b"a"], pid, 0)) == 0
+    assert produce_ok(client, "t", 0, second) == 1
+    assert fetched_values(client, "t", 0) == [b"a", b"b"]
+
+
 def test_producer_state_survives_restarts(tmp_path):
     """After a clean stop and after a crash (snapshots lost), a retry is
     still recognised and a gap still refused."""

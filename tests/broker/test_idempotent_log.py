@@ -64,16 +64,36 @@ def test_an_unknown_producer_may_start_at_any_sequence(tmp_path):
     """KIP-360: the broker may have forgotten a producer (expiry, deleted
     segments); the producer carries on with its next sequence."""
     log = open_log(tmp_path)
-    assert append(log, 41).first_offset == 0
+    append(log, 0, pid=1)
+    assert append(log, 41).first_offset == 1
     append(log, 42)
     with pytest.raises(OutOfOrderSequence):
         append(log, 44)
 
 
+def test_a_partition_never_written_to_takes_sequence_0_first(tmp_path):
+    """KAFKA-15591: with nothing ever written, no state can have been lost; a
+    later sequence first means a batch overtook the producer's first one
+    (sent to another leader), which must not be skipped. Once the log held
+    records, emptied or not, any sequence goes again."""
+    log = open_log(tmp_path)
+    with pytest.raises(OutOfOrderSequence):
+        append(log, 41)
+    assert log.log_end_offset == 0
+    append(log, 0, 2)
+    log.truncate_to(0)                             # a follower's log truncated away: never written again
+    with pytest.raises(OutOfOrderSequence):
+        append(log, 2, pid=8)
+    append(log, 0, pid=8)
+    log.delete_records_before(1)                   # emptied, but it held records
+    assert append(log, 41, pid=9).first_offset == 1
+
+
 def test_sequences_wrap_around(tmp_path):
     log = open_log(tmp_path)
+    append(log, 0, pid=1)
     append(log, 2**31 - 2, 2)
-    assert append(log, 0).first_offset == 2
+    assert append(log, 0).first_offset == 3
 
 
 def test_state_survives_a_clean_restart_from_the_shutdown_snapshot(tmp_path):
