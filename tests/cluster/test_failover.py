@@ -68,6 +68,9 @@ class LibrdkafkaProducer:
         self._thread.join()
         assert self.producer.flush(120) == 0, "records still unacknowledged"
 
+    def close(self) -> None:
+        self._stop.set()
+
 
 class JavaProducer:
     """Kafka's kafka-verifiable-producer: increasing integers, and a JSON line
@@ -79,11 +82,13 @@ class JavaProducer:
         with open(config, "w") as f:
             f.write("enable.idempotence=true\nretries=2147483647\nmax.in.flight.requests.per.connection=5\n"
                     "delivery.timeout.ms=180000\nmetadata.max.age.ms=1000\n")
-        self.process = subprocess.Popen(
-            command("kafka-verifiable-producer", ["--bootstrap-server", bootstrap_servers, "--topic", TOPIC,
-                                                  "--acks", "-1", "--throughput", str(RATE),
-                                                  "--command-config", config]),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.log = os.path.join(directory, "producer.log")  # its warnings, for a failure's message
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                command("kafka-verifiable-producer", ["--bootstrap-server", bootstrap_servers, "--topic", TOPIC,
+                                                      "--acks", "-1", "--throughput", str(RATE),
+                                                      "--command-config", config]),
+                stdout=subprocess.PIPE, stderr=log, text=True)
         self.acked: list[tuple[int, int, str]] = []
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -102,8 +107,20 @@ class JavaProducer:
 
     def stop(self) -> None:
         self.process.terminate()  # it flushes what it has sent
-        self.process.wait(120)
+        try:
+            self.process.wait(120)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            with open(self.log) as log:
+                tail = [line for line in log if not line[:1].isspace()][-10:]  # no stack frames
+            raise AssertionError("the producer did not deliver what it had sent; its last warnings:\n"
+                                 + "".join(tail)) from None
         self._thread.join(30)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def read_all(bootstrap_servers: str, end_offsets: dict[int, int]) -> dict[int, list[tuple[int, str]]]:
@@ -153,10 +170,11 @@ def end_offsets(cluster) -> dict[int, int]:
 @pytest.mark.parametrize("client", [
     LibrdkafkaProducer,
     pytest.param(JavaProducer, marks=pytest.mark.skipif(shutil.which("java") is None, reason="needs Java"))])
-def test_acknowledged_records_survive_repeated_leader_kills(cluster, tmp_path, client):
+def test_acknowledged_records_survive_repeated_leader_kills(cluster, tmp_path, client, request):
     assert cluster.create_topic(TOPIC, PARTITIONS, 3, **{"min.insync.replicas": "2"})["error_code"] == 0
     cluster.wait_for_full_isr(TOPIC)
     producer = client(cluster.bootstrap_servers, str(tmp_path))
+    request.addfinalizer(producer.close)
     wait_for(lambda: len(producer.acked) > 500, 120, "the producer to get going")
     killed_controller = 0
     for round_ in range(20):
