@@ -1,10 +1,14 @@
 """A connection from this broker to another one, for the requests a broker
 makes itself (a follower's Fetch, OffsetForLeaderEpoch, ListOffsets): the
-project's codec over an asyncio stream, one request at a time."""
+project's codec over an asyncio stream, one request at a time. ``PeerPool``
+keeps one such connection to each other broker for a purpose (transaction
+markers, transaction verification)."""
 from __future__ import annotations
 
 import asyncio
 import struct
+
+from typing import Any
 
 from wire import codec
 
@@ -13,6 +17,10 @@ _SIZE = struct.Struct(">i")
 
 class PeerError(Exception):
     """The peer could not be reached or answered nonsense: reconnect later."""
+
+
+class UnknownPeer(PeerError):
+    """The metadata names no endpoint for the broker on the inter-broker listener."""
 
 
 class PeerConnection:
@@ -55,3 +63,38 @@ class PeerConnection:
         if self._writer is not None:
             self._writer.close()
         self._reader = self._writer = None
+
+
+class PeerPool:
+    """A connection to each other broker, named ``<purpose>-<our node id>``,
+    used by one request at a time, that follows the broker's endpoint."""
+
+    def __init__(self, broker: Any, purpose: str):
+        self.broker = broker
+        self.client_id = f"{purpose}-{broker.node_id}"
+        self._peers: dict[int, tuple[PeerConnection, asyncio.Lock]] = {}
+
+    async def request(self, node_id: int, api_key: int, version: int, body: dict) -> dict:
+        """The response of broker ``node_id``, within request.timeout.ms;
+        PeerError (UnknownPeer without an endpoint) otherwise."""
+        connection, lock = self._peer(node_id)
+        async with lock:
+            return await connection.request(api_key, version, body,
+                                            self.broker.config.get("request.timeout.ms") / 1000)
+
+    def _peer(self, node_id: int) -> tuple[PeerConnection, asyncio.Lock]:
+        registration = self.broker.store.metadata.brokers.get(node_id)
+        endpoint = registration.endpoint(self.broker.cluster.inter_broker_listener) if registration else None
+        if endpoint is None:
+            raise UnknownPeer(f"broker {node_id} has no inter-broker endpoint")
+        peer = self._peers.get(node_id)
+        if peer is None or (peer[0].host, peer[0].port) != endpoint:
+            if peer is not None:
+                peer[0].close()
+            peer = self._peers[node_id] = (PeerConnection(*endpoint, self.client_id), asyncio.Lock())
+        return peer
+
+    def close(self) -> None:
+        for connection, _ in self._peers.values():
+            connection.close()
+        self._peers.clear()

@@ -11,13 +11,12 @@ brokers, as Kafka's TransactionMarkerChannelManager does.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from wire.records import build_control_batch, parse_header
 
-from ...cluster.peer_client import PeerConnection, PeerError
+from ...cluster.peer_client import PeerError, PeerPool, UnknownPeer
 from ...errors import ErrorCode, KafkaError
 from ...log.producer_state import ProducerStateError
 
@@ -60,7 +59,7 @@ class MarkerChannel:
 
     def __init__(self, broker: Any):
         self.broker = broker
-        self._peers: dict[int, tuple[PeerConnection, asyncio.Lock]] = {}
+        self._peers = PeerPool(broker, "txn-markers")
 
     async def send(self, topic: str, index: int, producer_id: int, producer_epoch: int, coordinator_epoch: int,
                    commit: bool) -> ErrorCode:
@@ -72,34 +71,15 @@ class MarkerChannel:
         if leader == self.broker.node_id or self.broker.cluster is None:
             return await write_marker(self.broker, topic, index, producer_id, producer_epoch, coordinator_epoch,
                                       commit)
-        peer = self._peer(leader)
-        if peer is None:
-            return ErrorCode.LEADER_NOT_AVAILABLE
-        connection, lock = peer
         marker = {"producer_id": producer_id, "producer_epoch": producer_epoch, "transaction_result": commit,
                   "coordinator_epoch": coordinator_epoch, "topics": [{"name": topic, "partition_indexes": [index]}]}
         try:
-            async with lock:
-                response = await connection.request(WRITE_TXN_MARKERS, 1, {"markers": [marker]},
-                                                    self.broker.config.get("request.timeout.ms") / 1000)
+            response = await self._peers.request(leader, WRITE_TXN_MARKERS, 1, {"markers": [marker]})
+        except UnknownPeer:
+            return ErrorCode.LEADER_NOT_AVAILABLE
         except PeerError:
             return ErrorCode.REQUEST_TIMED_OUT
         return ErrorCode(response["markers"][0]["topics"][0]["partitions"][0]["error_code"])
 
-    def _peer(self, node_id: int) -> tuple[PeerConnection, asyncio.Lock] | None:
-        registration = self.broker.store.metadata.brokers.get(node_id)
-        endpoint = registration.endpoint(self.broker.cluster.inter_broker_listener) if registration else None
-        if endpoint is None:
-            return None
-        peer = self._peers.get(node_id)
-        if peer is None or (peer[0].host, peer[0].port) != endpoint:
-            if peer is not None:
-                peer[0].close()
-            peer = self._peers[node_id] = (PeerConnection(*endpoint, f"txn-markers-{self.broker.node_id}"),
-                                           asyncio.Lock())
-        return peer
-
     def close(self) -> None:
-        for connection, _ in self._peers.values():
-            connection.close()
-        self._peers.clear()
+        self._peers.close()
