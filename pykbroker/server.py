@@ -115,6 +115,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if task.cancelled() or self.closed:
             return
         exc = task.exception()
+        if isinstance(exc, RequestError):
+            self.close(str(exc))
+            return
         if exc is not None:
             log.error("closing connection from %s: unexpected error handling a request", self.peer,
                       exc_info=exc)

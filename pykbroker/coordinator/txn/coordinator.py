@@ -32,6 +32,7 @@ from .markers import GROUP_TOPIC, RETRIABLE, MarkerChannel
 from .metadata import (COMPLETE_ABORT, COMPLETE_COMMIT, EMPTY, MAX_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
                        ONGOING, PREPARE_ABORT, PREPARE_COMMIT, TransactionMetadata, UnknownRecord, parse_record,
                        record_key, record_value)
+from .verification import RemoteVerifier, verification_error
 
 log = logging.getLogger("pykbroker.txn")
 
@@ -87,6 +88,7 @@ class TransactionCoordinator:
             topic_configs=self._topic_configs, shard_factory=lambda _: TransactionShard(self),
             commit_timeout_config="request.timeout.ms")
         self.markers = MarkerChannel(broker)
+        self.verifier = RemoteVerifier(broker)
         self._tasks: set[asyncio.Task] = set()
         self._periodic: asyncio.Task | None = None
 
@@ -109,6 +111,7 @@ class TransactionCoordinator:
             task.cancel()
         self.runtime.shutdown()
         self.markers.close()
+        self.verifier.close()
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -241,38 +244,35 @@ class TransactionCoordinator:
                 for tp in partitions}
 
     def check_transactional_write(self, transactional_id: str | None, partition: Any, header: Any,
-                                  produce_version: int) -> None:
+                                  produce_version: int) -> int | None:
         """Before a transactional batch is appended (KIP-890 part 1): the
         first batch of a transaction in a partition must belong to an ongoing
         transaction that includes it, so that no transaction can hang open
-        there without a marker to come. KafkaError if not. As in Kafka, a
-        transactional batch needs the request's transactional id."""
+        there without a marker to come. KafkaError if not; the node id of
+        the transaction coordinator if it is another broker, which must be
+        asked (``verifier``); else None. As in Kafka, a transactional batch
+        needs the request's transactional id."""
         if transactional_id is None:
             raise KafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
         if not self.broker.config.get("transaction.partition.verification.enable"):
-            return
+            return None
         entry = partition.log.producer_state.producers.get(header.producer_id)
         if entry is not None and entry.epoch == header.producer_epoch and entry.txn_first_offset >= 0:
-            return   # its transaction is already open in this partition
+            return None   # its transaction is already open in this partition
         tp = (partition.topic, partition.index)
-        if TOPIC not in self.broker.store.metadata.topics:
+        registration = self.broker.store.metadata.topics.get(TOPIC)
+        if registration is None:
             code = ErrorCode.COORDINATOR_NOT_AVAILABLE   # as Kafka: no coordinator, no transaction begun
         else:
             code = self.verify_partitions(transactional_id, header.producer_id, header.producer_epoch, [tp])[tp]
-        if code in (ErrorCode.NONE, ErrorCode.NOT_COORDINATOR):
-            return   # a coordinator on another broker would need AddPartitionsToTxn v4: not checked
-        if code == ErrorCode.PRODUCER_FENCED:
-            code = ErrorCode.INVALID_PRODUCER_EPOCH
-        elif code == ErrorCode.TRANSACTION_ABORTABLE and produce_version < 11:
-            code = ErrorCode.INVALID_TXN_STATE
-        # Kafka's ReplicaManager words these two cases, the others go without message.
-        if code == ErrorCode.INVALID_TXN_STATE:
-            raise KafkaError(code, "Partition was not added to the transaction")
-        if code in (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                    ErrorCode.CONCURRENT_TRANSACTIONS):   # retriable for every producer
-            raise KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, "Unable to verify the partition has been added to the "
-                             f"transaction. Underlying error: {ErrorCode(code).name}")
-        raise KafkaError(code)
+            if code == ErrorCode.NOT_COORDINATOR and self.broker.cluster is not None:
+                leader = registration.partitions[self.runtime.partition_for(transactional_id)].leader
+                if leader >= 0 and leader != self.broker.node_id:
+                    return leader
+        error = verification_error(code, produce_version)
+        if error is not None:
+            raise error
+        return None
 
     def check_offsets_in_transaction(self, transactional_id: str, producer_id: int, epoch: int,
                                      offsets_partition: int) -> ErrorCode:

@@ -8,6 +8,9 @@ that fail verification (WordedError); v10+ tell the current leader on
 NOT_LEADER_OR_FOLLOWER (tagged fields).
 acks=0 gets no response at all, acks=1 one after the local append, acks=-1
 one after the in-sync replicas have the batch (at once on a single broker).
+A transaction's first batch in a partition is appended once its transaction
+coordinator vouches for it: at once when that is this broker, after an
+AddPartitionsToTxn (VerifyOnly) when it is another.
 """
 from __future__ import annotations
 
@@ -34,12 +37,12 @@ NO_TIMESTAMP = -1  # magic 0 records: never out of range, as in Kafka
 
 def handle(ctx, request):
     acks = request["acks"]
-    broker = ctx.broker
     # One append per partition: of a partition named twice the last records
     # win, as in Kafka.
     requested = {(t["name"], p["index"]): p["records"] for t in request["topic_data"] for p in t["partition_data"]}
     results = {}  # (topic, partition) -> response dict
     waits = []  # (partition, offset the high watermark must pass, response dict)
+    unverified = []  # (AskCoordinator, topic, partition, records): appended once verified
     for (name, index), data in requested.items():
         response = {"index": index, "error_code": ErrorCode.NONE, "base_offset": -1,
                     "log_append_time_ms": -1, "log_start_offset": -1}
@@ -48,22 +51,64 @@ def handle(ctx, request):
             response["error_code"] = ErrorCode.INVALID_REQUIRED_ACKS
             continue
         try:
-            partition, last_offset = _append(ctx, name, index, data, acks, response, request["transactional_id"])
-        except WordedError as e:
-            response.update(error_code=e.code, error_message=e.message, record_errors=e.record_errors)
-            continue
-        except (KafkaError, RecordsError, ProducerStateError) as e:
-            # As Kafka: no message, and no log start offset with the errors
-            # its ReplicaManager catches apart (corrupt or oversized batches).
-            code = response["error_code"] = e.error_code if isinstance(e, RecordsError) else e.code
-            if code in (ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE):
-                response["log_start_offset"] = -1
-            elif code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
-                response["current_leader"] = broker.replicas.leader_and_epoch(name, index)
-            continue
-        if acks == -1 and partition is not None and partition.high_watermark <= last_offset:
-            waits.append((partition, last_offset + 1, response))
-    if acks == 0:
+            _produce(ctx, request, name, index, data, response, waits)
+        except AskCoordinator as ask:
+            unverified.append((ask, name, index, data))
+    if unverified:
+        return _verify_then_produce(ctx, request, results, waits, unverified)
+    return _respond(request, results, waits)
+
+
+def _produce(ctx, request, name, index, data, response, waits, verified=False):
+    """Append one partition's records, filling its ``response``; an acks=-1
+    append also joins ``waits``."""
+    acks = request["acks"]
+    try:
+        partition, last_offset = _append(ctx, name, index, data, acks, response, request["transactional_id"],
+                                         verified)
+    except WordedError as e:
+        response.update(error_code=e.code, error_message=e.message, record_errors=e.record_errors)
+        return
+    except (KafkaError, RecordsError, ProducerStateError) as e:
+        # As Kafka: no message, and no log start offset with the errors
+        # its ReplicaManager catches apart (corrupt or oversized batches).
+        code = response["error_code"] = e.error_code if isinstance(e, RecordsError) else e.code
+        if code in (ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE):
+            response["log_start_offset"] = -1
+        elif code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
+            response["current_leader"] = ctx.broker.replicas.leader_and_epoch(name, index)
+        return
+    if acks == -1 and partition is not None and partition.high_watermark <= last_offset:
+        waits.append((partition, last_offset + 1, response))
+
+
+async def _verify_then_produce(ctx, request, results, waits, unverified):
+    """Transactional writes whose transaction coordinator is another broker:
+    ask it (one request per coordinator and producer), then append what it
+    vouches for."""
+    groups = {}
+    for ask, name, index, data in unverified:
+        groups.setdefault((ask.node_id, ask.producer_id, ask.producer_epoch), []).append((name, index, data))
+    verifier = ctx.broker.txn_coordinator.verifier
+    answers = await asyncio.gather(*(
+        verifier.verify(node_id, request["transactional_id"], producer_id, producer_epoch,
+                        [(name, index) for name, index, _ in items], ctx.api_version)
+        for (node_id, producer_id, producer_epoch), items in groups.items()))
+    for items, errors in zip(groups.values(), answers):
+        for name, index, data in items:
+            response = results[(name, index)]
+            error = errors[(name, index)]
+            if error is None:
+                _produce(ctx, request, name, index, data, response, waits, verified=True)
+            else:
+                response.update(error_code=error.code, error_message=error.message, record_errors=[],
+                                log_start_offset=-1)
+    answer = _respond(request, results, waits)
+    return await answer if asyncio.iscoroutine(answer) else answer
+
+
+def _respond(request, results, waits):
+    if request["acks"] == 0:
         failed = {f"{t}-{p}": ErrorCode(r["error_code"]).name for (t, p), r in results.items() if r["error_code"]}
         if failed:
             # As Kafka: closing the connection is the only way to tell an acks=0
@@ -75,7 +120,7 @@ def handle(ctx, request):
     return _response(results)
 
 
-def _append(ctx, topic, index, data, acks, response, transactional_id=None):
+def _append(ctx, topic, index, data, acks, response, transactional_id=None, verified=False):
     broker = ctx.broker
     partition = broker.replicas.leader_partition(topic, index)
     if is_internal(topic) and ctx.client_id != _ADMIN_CLIENT_ID:
@@ -93,10 +138,13 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None):
         return None, -1  # nothing whole to append: Kafka answers success
     if header.is_transactional:
         try:
-            broker.txn_coordinator.check_transactional_write(transactional_id, partition, header, ctx.api_version)
+            coordinator = broker.txn_coordinator.check_transactional_write(transactional_id, partition, header,
+                                                                           ctx.api_version)
         except KafkaError as e:
             response["log_start_offset"] = -1  # Kafka verifies before the log is reached
             raise WordedError(e.code, e.message) from None
+        if coordinator is not None and not verified:
+            raise AskCoordinator(coordinator, header.producer_id, header.producer_epoch)
     if acks == -1:
         partition.check_min_isr()
     # The batch is stored as it came; a trailing partial batch is dropped. The
@@ -109,6 +157,15 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None):
     response["base_offset"] = info.first_offset
     response["log_append_time_ms"] = info.log_append_time
     return partition, info.last_offset
+
+
+class AskCoordinator(Exception):
+    """A transactional write that the transaction coordinator on broker
+    ``node_id`` must verify before it is appended."""
+
+    def __init__(self, node_id: int, producer_id: int, producer_epoch: int):
+        super().__init__(node_id)
+        self.node_id, self.producer_id, self.producer_epoch = node_id, producer_id, producer_epoch
 
 
 class WordedError(KafkaError):
