@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-
 from typing import Any
 
 from wire import codec
