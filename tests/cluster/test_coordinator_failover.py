@@ -47,8 +47,12 @@ def test_a_consumer_group_keeps_its_offsets_across_coordinator_failover(cluster_
     assert producer.flush(30) == 0
 
     def consumer():
+        # The session must outlast the failover (fencing, then finding the new
+        # coordinator) plus a heartbeat interval: else librdkafka times the
+        # session out itself, drops its member id, and its next commit is
+        # answered UNKNOWN_MEMBER_ID, as Kafka answers it.
         c = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "g", "enable.auto.commit": False,
-                      "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "log_level": 0})
+                      "auto.offset.reset": "earliest", "session.timeout.ms": 30000, "log_level": 0})
         c.subscribe(["in"])
         return c
 
