@@ -7,7 +7,8 @@
 SPEC_DIR defaults to ../shared/kafka-message-specs relative to the repository
 root; its internal/ subdirectory (coordinator record formats) is read too.
 Only facts are carried over (names, types, version ranges, tags, defaults),
-never the specs' prose.
+never the specs' prose. ``LATER_SAME_VERSIONS`` adds the few versions Kafka
+released after that snapshot whose layout is the version before them.
 """
 from __future__ import annotations
 
@@ -59,6 +60,14 @@ def snake_case(name: str) -> str:
     """ThrottleTimeMs -> throttle_time_ms, ISRNodes -> isr_nodes, KRaftVersion -> kraft_version."""
     name = name.replace("KRaft", "Kraft")
     return _WORD_BOUNDARY.sub("_", name).lower()
+
+
+# Versions Kafka 4.0 added after the snapshot of the specs, each byte for byte
+# the version before it: they only tell the broker that the client runs
+# transactions V2 (KIP-890 part 2), so the broker adds the partition (or the
+# group's offsets) to the transaction itself.
+LATER_SAME_VERSIONS = {"ProduceRequest": 12, "ProduceResponse": 12,
+                       "TxnOffsetCommitRequest": 5, "TxnOffsetCommitResponse": 5}
 
 
 def parse_versions(spec: str | None) -> tuple[int, int | None] | None:
@@ -174,14 +183,24 @@ def convert_message(spec: dict) -> tuple:
     flexible = parse_versions(spec["flexibleVersions"])
     fields = tuple(convert_field(f, index, spec["name"]) for f in spec["fields"])
     check_unique_names(spec["name"], fields)
+    valid = parse_versions(spec["validVersions"])
+    later = LATER_SAME_VERSIONS.get(spec["name"])
+    if later is not None:
+        if valid[1] != later - 1 or not all_open_ended(fields):
+            raise ValueError(f"{spec['name']}: the specs changed, revisit LATER_SAME_VERSIONS")
+        valid = (valid[0], later)
     return (
         spec["name"],
         spec["type"],
         spec.get("apiKey"),
-        parse_versions(spec["validVersions"]),
+        valid,
         None if flexible is None else flexible[0],
         fields,
     )
+
+
+def all_open_ended(fields: tuple) -> bool:
+    return all(f[2][1] is None and all_open_ended(f[9]) for f in fields)
 
 
 def check_unique_names(where: str, fields: tuple) -> None:

@@ -1787,7 +1787,7 @@ MESSAGES = {
             )),
         )),
     )),
-    'ProduceRequest': Message('ProduceRequest', 'request', 0, (0, 11), 9, (
+    'ProduceRequest': Message('ProduceRequest', 'request', 0, (0, 12), 9, (
         F('transactional_id', 'string', (3, None), (3, None), None, None, None, None, False, ()),
         F('acks', 'int16', (0, None), None, None, None, 0, None, False, ()),
         F('timeout_ms', 'int32', (0, None), None, None, None, 0, None, False, ()),
@@ -1799,7 +1799,7 @@ MESSAGES = {
             )),
         )),
     )),
-    'ProduceResponse': Message('ProduceResponse', 'response', 0, (0, 11), 9, (
+    'ProduceResponse': Message('ProduceResponse', 'response', 0, (0, 12), 9, (
         F('responses', '[]TopicProduceResponse', (0, None), None, None, None, (), None, False, (
             F('name', 'string', (0, None), None, None, None, '', None, False, ()),
             F('partition_responses', '[]PartitionProduceResponse', (0, None), None, None, None, (), None, False, (
@@ -2160,7 +2160,7 @@ MESSAGES = {
         F('transaction_start_timestamp_ms', 'int64', (0, None), None, None, None, 0, None, False, ()),
         F('client_transaction_version', 'int16', (1, None), None, (1, None), 2, 0, None, False, ()),
     )),
-    'TxnOffsetCommitRequest': Message('TxnOffsetCommitRequest', 'request', 28, (0, 4), 3, (
+    'TxnOffsetCommitRequest': Message('TxnOffsetCommitRequest', 'request', 28, (0, 5), 3, (
         F('transactional_id', 'string', (0, None), None, None, None, '', None, False, ()),
         F('group_id', 'string', (0, None), None, None, None, '', None, False, ()),
         F('producer_id', 'int64', (0, None), None, None, None, 0, None, False, ()),
@@ -2178,7 +2178,7 @@ MESSAGES = {
             )),
         )),
     )),
-    'TxnOffsetCommitResponse': Message('TxnOffsetCommitResponse', 'response', 28, (0, 4), 3, (
+    'TxnOffsetCommitResponse': Message('TxnOffsetCommitResponse', 'response', 28, (0, 5), 3, (
         F('throttle_time_ms', 'int32', (0, None), None, None, None, 0, None, False, ()),
         F('topics', '[]TxnOffsetCommitResponseTopic', (0, None), None, None, None, (), None, False, (
             F('name', 'string', (0, None), None, None, None, '', None, False, ()),

@@ -140,7 +140,7 @@ def test_records_chunks_are_written_back_to_back():
 
 def test_encode_rejects_unsupported_version_and_out_of_range_values():
     with pytest.raises(UnsupportedVersionError):
-        encode_request(PRODUCE, 12, 1, "c", {})
+        encode_request(PRODUCE, 13, 1, "c", {})
     with pytest.raises(ValueError):
         encode_response(PRODUCE, 9, 1, {"throttle_time_ms": 1 << 40})
     with pytest.raises(ValueError):
