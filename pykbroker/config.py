@@ -266,6 +266,8 @@ def _broker_defs() -> list[ConfigDef]:
         d("producer.id.expiration.ms", "int", 86400000, at_least(1)),
         d("producer.id.expiration.check.interval.ms", "int", 600000, at_least(1)),
         d("transaction.partition.verification.enable", "boolean", True),
+        d("add.partitions.to.txn.retry.backoff.ms", "int", 20, at_least(1)),
+        d("add.partitions.to.txn.retry.backoff.max.ms", "int", 100, at_least(0)),
         # Metadata quorum (multi-broker mode)
         d("metadata.log.dir", "string", None),
         d("broker.session.timeout.ms", "int", 9000),

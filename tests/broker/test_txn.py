@@ -340,8 +340,9 @@ def test_transaction_state_is_stored_in_kafkas_format(broker, txn_client):
     parsed = [parse_record(r.key, r.value) for r in stored]
     assert [(i, m.state_name, m.producer_epoch, sorted(m.partitions)) for i, m in parsed] == [
         ("tx", "Empty", 0, []), ("tx", "Ongoing", 0, [("t", 0)])]
-    # The bytes themselves: key version 0 + string; value version 0.
-    assert stored[0].key == b"\x00\x00\x00\x02tx" and stored[0].value[:2] == b"\x00\x00"
+    # The bytes themselves: key version 0 + string; value version 1, as
+    # Kafka writes it once transaction.version is finalized.
+    assert stored[0].key == b"\x00\x00\x00\x02tx" and stored[0].value[:2] == b"\x00\x01"
 
 
 def test_write_txn_markers(txn_client):

@@ -1,11 +1,14 @@
-"""Transactions with the Java client (3.9 and 4.x, which uses the classic
-protocol here as the broker advertises no transaction.version feature):
-read_committed and read_uncommitted consumers, and fencing."""
+"""Transactions with the Java client: 3.9 with the classic protocol, 4.x
+with transactions V2 (KIP-890 part 2, as the broker finalizes
+transaction.version 2): read_committed and read_uncommitted consumers, and
+fencing."""
 import pytest
 
 from tests.broker.rawapi import create_topic
 from tests.clients.java import exactly_once
 from tests.support.rawclient import RawClient
+
+DESCRIBE_TRANSACTIONS = 65
 
 
 @pytest.fixture
@@ -21,6 +24,11 @@ def test_committed_and_aborted_transactions(topic, version):
     committed = sorted(["committed-%d" % i for i in range(10)] + ["last"])
     assert output["read_committed"] == ",".join(committed)
     assert output["read_uncommitted"] == ",".join(sorted(committed + ["aborted-%d" % i for i in range(10)]))
+    # V2 bumps the epoch at each of the three transactions' ends; the classic
+    # protocol keeps the one InitProducerId gave.
+    with RawClient("127.0.0.1", int(topic.rsplit(":", 1)[1])) as client:
+        (state,) = client.request(DESCRIBE_TRANSACTIONS, 0, {"transactional_ids": ["java-tx"]})["transaction_states"]
+    assert state["producer_epoch"] == (0 if version.startswith("3.") else 3)
 
 
 @pytest.mark.parametrize("version", exactly_once.VERSIONS)

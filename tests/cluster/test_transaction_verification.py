@@ -1,7 +1,9 @@
 """A transaction's first write to a partition is verified with its
 transaction coordinator (KIP-890 part 1) also when that coordinator is
 another broker than the partition's leader: the leader asks it with
-AddPartitionsToTxn (VerifyOnly) before appending."""
+AddPartitionsToTxn (VerifyOnly) before appending; for a producer of
+transactions V2 (Produce v12) it asks it to add the partition. The same
+holds for a group's offsets committed in a transaction (TxnOffsetCommit)."""
 from __future__ import annotations
 
 import time
@@ -15,7 +17,7 @@ from wire.records import Record
 from .processes import wait_for
 from .test_coordinator_failover import INTERNAL, coordinator
 
-PRODUCE, INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN = 0, 22, 24
+PRODUCE, INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, TXN_OFFSET_COMMIT, DESCRIBE_TRANSACTIONS = 0, 22, 24, 28, 65
 
 
 def transactional_batch(producer_id: int, epoch: int, value: bytes) -> bytes:
@@ -71,3 +73,37 @@ def test_a_write_the_remote_coordinator_added_is_appended(remote_partition):
     with cluster.client(leader) as c:
         written = produce(c, "t", index, transactional_batch(producer_id, epoch, b"in"), version=11)
     assert (written["error_code"], written["base_offset"]) == (ErrorCode.NONE, 0)
+
+
+def transaction_topics(cluster, node: int) -> list[dict]:
+    with cluster.client(node) as c:
+        (state,) = c.request(DESCRIBE_TRANSACTIONS, 0, {"transactional_ids": ["tx"]})["transaction_states"]
+    return state["topics"]
+
+
+def test_a_v2_write_is_added_by_the_remote_coordinator(remote_partition):
+    cluster, node, producer_id, epoch, index, leader = remote_partition
+    with cluster.client(leader) as c:
+        written = produce(c, "t", index, transactional_batch(producer_id, epoch, b"in"), version=12)
+    assert (written["error_code"], written["base_offset"]) == (ErrorCode.NONE, 0)
+    assert transaction_topics(cluster, node) == [{"topic": "t", "partitions": [index]}]
+
+
+def test_offsets_committed_in_a_transaction_are_checked_by_the_remote_coordinator(remote_partition):
+    cluster, node, producer_id, epoch, _, _ = remote_partition
+    group = next(g for g in (f"group-{i}" for i in range(100)) if coordinator(cluster, g, 0) != node)
+    group_coordinator = coordinator(cluster, group, 0)
+
+    def commit(version):
+        with cluster.client(group_coordinator) as c:
+            response = c.request(TXN_OFFSET_COMMIT, version, {
+                "transactional_id": "tx", "group_id": group, "producer_id": producer_id, "producer_epoch": epoch,
+                "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 1,
+                                                          "committed_metadata": ""}]}]})
+        return response["topics"][0]["partitions"][0]["error_code"]
+    # Without AddOffsetsToTxn, as the coordinator on the other broker says.
+    assert commit(version=4) == ErrorCode.TRANSACTION_ABORTABLE
+    # V2: added on the producer's behalf.
+    assert commit(version=5) == ErrorCode.NONE
+    (added,) = transaction_topics(cluster, node)
+    assert added["topic"] == "__consumer_offsets"

@@ -1,5 +1,6 @@
 """The transaction coordinator (Kafka's TransactionCoordinator with its
-TransactionStateManager and marker channel), classic protocol (V1).
+TransactionStateManager and marker channel), classic protocol (V1) and
+transactions V2 (KIP-890 part 2).
 
 Each transactional id belongs to a partition of ``__transaction_state``; the
 leader of that partition is its coordinator and keeps its state machine
@@ -18,6 +19,13 @@ markers and the Complete state follow. After a restart or a leadership change
 the new coordinator loads the partition and finishes what was prepared.
 The coordinator epoch written into markers is the leader epoch of the
 ``__transaction_state`` partition.
+
+Transactions V2 (EndTxn v5, Produce v12, TxnOffsetCommit v5): partition
+leaders add partitions to the transaction as the producer first writes to
+them (``vouch``), and every EndTxn bumps the epoch in its Prepare state, so
+the markers carry the new epoch and fence the transaction's late writes; the
+producer is answered with the epoch (or, once exhausted, the new producer id)
+to go on with.
 """
 from __future__ import annotations
 
@@ -28,11 +36,11 @@ from typing import Any
 
 from ...errors import ErrorCode, KafkaError
 from ..runtime import CoordinatorRuntime
-from .markers import GROUP_TOPIC, RETRIABLE, MarkerChannel
+from .markers import RETRIABLE, MarkerChannel
 from .metadata import (COMPLETE_ABORT, COMPLETE_COMMIT, EMPTY, MAX_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
                        ONGOING, PREPARE_ABORT, PREPARE_COMMIT, TransactionMetadata, UnknownRecord, parse_record,
                        record_key, record_value)
-from .verification import RemoteVerifier, verification_error
+from .verification import RemoteVerifier
 
 log = logging.getLogger("pykbroker.txn")
 
@@ -183,7 +191,7 @@ class TransactionCoordinator:
         if m.state == ONGOING:
             # Abort what the previous producer left open, with a bumped
             # epoch that fences it; this one retries and bumps again.
-            code = await self._abort(shard, m, fence=True)
+            code = await self._abort(shard, m)
             return (ErrorCode.CONCURRENT_TRANSACTIONS if code == ErrorCode.NONE else code), -1, -1
         now = _now()
         if m.epoch_exhausted and (not expected or expected_epoch == m.producer_epoch):
@@ -215,7 +223,9 @@ class TransactionCoordinator:
         return shard, m
 
     async def add_partitions(self, transactional_id: str, producer_id: int, epoch: int,
-                             partitions: set[tuple[str, int]]) -> ErrorCode:
+                             partitions: set[tuple[str, int]], client_version: int = 0) -> ErrorCode:
+        """AddPartitionsToTxn: from the producer (classic, ``client_version``
+        0) or from a partition leader on its behalf (V2, 2)."""
         try:
             shard, m = self._check_producer(transactional_id, producer_id, epoch)
             if m.pending is not None or m.state in (PREPARE_COMMIT, PREPARE_ABORT):
@@ -225,7 +235,7 @@ class TransactionCoordinator:
             now = _now()
             start = m.start_ms if m.state == ONGOING else now
             await self._write(shard, m.with_changes(state=ONGOING, partitions=m.partitions | partitions,
-                                                   start_ms=start, last_update_ms=now))
+                                                   start_ms=start, last_update_ms=now, client_version=client_version))
         except KafkaError as e:
             return e.code
         return ErrorCode.NONE
@@ -243,85 +253,153 @@ class TransactionCoordinator:
         return {tp: ErrorCode.NONE if m.state == ONGOING and tp in m.partitions else ErrorCode.TRANSACTION_ABORTABLE
                 for tp in partitions}
 
-    def check_transactional_write(self, transactional_id: str | None, partition: Any, header: Any,
-                                  produce_version: int) -> int | None:
-        """Before a transactional batch is appended (KIP-890 part 1): the
-        first batch of a transaction in a partition must belong to an ongoing
-        transaction that includes it, so that no transaction can hang open
-        there without a marker to come. KafkaError if not; the node id of
-        the transaction coordinator if it is another broker, which must be
-        asked (``verifier``); else None. As in Kafka, a transactional batch
-        needs the request's transactional id."""
+    def needs_vouching(self, transactional_id: str | None, partition: Any, header: Any, adds: bool) -> bool:
+        """Before a transactional batch is appended: whether the transaction
+        coordinator must first vouch for it (``vouch``). The first batch of a
+        transaction in a partition must belong to an ongoing transaction that
+        includes the partition (KIP-890 part 1), or, when the producer
+        ``adds`` it (V2), be added to it. As in Kafka, a transactional batch
+        needs the request's transactional id (KafkaError otherwise)."""
         if transactional_id is None:
             raise KafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-        if not self.broker.config.get("transaction.partition.verification.enable"):
-            return None
+        if not adds and not self.broker.config.get("transaction.partition.verification.enable"):
+            return False
         entry = partition.log.producer_state.producers.get(header.producer_id)
-        if entry is not None and entry.epoch == header.producer_epoch and entry.txn_first_offset >= 0:
-            return None   # its transaction is already open in this partition
-        tp = (partition.topic, partition.index)
-        registration = self.broker.store.metadata.topics.get(TOPIC)
-        if registration is None:
-            code = ErrorCode.COORDINATOR_NOT_AVAILABLE   # as Kafka: no coordinator, no transaction begun
-        else:
-            code = self.verify_partitions(transactional_id, header.producer_id, header.producer_epoch, [tp])[tp]
-            if code == ErrorCode.NOT_COORDINATOR and self.broker.cluster is not None:
-                leader = registration.partitions[self.runtime.partition_for(transactional_id)].leader
-                if leader >= 0 and leader != self.broker.node_id:
-                    return leader
-        error = verification_error(code, produce_version)
-        if error is not None:
-            raise error
-        return None
+        # Its transaction already open in this partition: nothing to ask.
+        return not (entry is not None and entry.epoch == header.producer_epoch and entry.txn_first_offset >= 0)
 
-    def check_offsets_in_transaction(self, transactional_id: str, producer_id: int, epoch: int,
-                                     offsets_partition: int) -> ErrorCode:
-        """Before TxnOffsetCommit writes: the group's ``__consumer_offsets``
-        partition must be part of the producer's ongoing transaction."""
-        if not self.broker.config.get("transaction.partition.verification.enable"):
-            return ErrorCode.NONE
-        tp = (GROUP_TOPIC, offsets_partition)
-        code = self.verify_partitions(transactional_id, producer_id, epoch, [tp])[tp]
-        if code == ErrorCode.NOT_COORDINATOR:
-            return ErrorCode.NONE   # a coordinator on another broker: not checked here
-        return code
+    async def vouch(self, transactional_id: str, producer_id: int, epoch: int, partitions: list[tuple[str, int]],
+                    add: bool) -> dict[tuple[str, int], ErrorCode]:
+        """The transaction coordinator's word on ``partitions`` of the
+        producer's transaction, as Kafka's AddPartitionsToTxnManager gets it:
+        it adds them (``add``, transactions V2) or checks they were added.
+        Asked here or, when it is another broker, with AddPartitionsToTxn v4.
+        An add refused with CONCURRENT_TRANSACTIONS (the previous transaction
+        still writing its markers) is retried for a moment."""
+        config = self.broker.config
+        backoff = config.get("add.partitions.to.txn.retry.backoff.ms") / 1000
+        deadline = time.monotonic() + min(config.get("add.partitions.to.txn.retry.backoff.max.ms"),
+                                          config.get("request.timeout.ms")) / 1000
+        while True:
+            codes = await self._ask(transactional_id, producer_id, epoch, partitions, add)
+            if not (add and ErrorCode.CONCURRENT_TRANSACTIONS in codes.values()) \
+                    or time.monotonic() + backoff > deadline:
+                break
+            await asyncio.sleep(backoff)
+        return {tp: ErrorCode.INVALID_PRODUCER_EPOCH if code == ErrorCode.PRODUCER_FENCED else ErrorCode(code)
+                for tp, code in codes.items()}
+
+    async def _ask(self, transactional_id: str, producer_id: int, epoch: int, partitions: list[tuple[str, int]],
+                   add: bool) -> dict[tuple[str, int], ErrorCode]:
+        registration = self.broker.store.metadata.topics.get(TOPIC)
+        if registration is None:   # as Kafka: no coordinator, no transaction begun
+            return dict.fromkeys(partitions, ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        if add:
+            codes = dict.fromkeys(partitions, await self.add_partitions(transactional_id, producer_id, epoch,
+                                                                       set(partitions), client_version=2))
+        else:
+            codes = self.verify_partitions(transactional_id, producer_id, epoch, partitions)
+        if ErrorCode.NOT_COORDINATOR in codes.values() and self.broker.cluster is not None:
+            leader = registration.partitions[self.runtime.partition_for(transactional_id)].leader
+            if leader >= 0 and leader != self.broker.node_id:
+                return await self.verifier.ask(leader, transactional_id, producer_id, epoch, partitions, add)
+        return codes
 
     # --- EndTxn ----------------------------------------------------------------------------
-    async def end_transaction(self, transactional_id: str, producer_id: int, epoch: int,
-                              commit: bool) -> ErrorCode:
+    async def end_transaction(self, transactional_id: str, producer_id: int, epoch: int, commit: bool,
+                              v2: bool = False) -> tuple[ErrorCode, int, int]:
+        """EndTxn: (error, producer id, epoch the producer goes on with); the
+        classic protocol answers -1, -1."""
         try:
+            if v2:
+                return await self._end_v2(transactional_id, producer_id, epoch, commit)
             shard, m = self._check_producer(transactional_id, producer_id, epoch)
         except KafkaError as e:
-            return e.code
+            return e.code, -1, -1
         if m.pending is not None:
-            return ErrorCode.CONCURRENT_TRANSACTIONS
+            return ErrorCode.CONCURRENT_TRANSACTIONS, -1, -1
         done, prepared = (COMPLETE_COMMIT, PREPARE_COMMIT) if commit else (COMPLETE_ABORT, PREPARE_ABORT)
         if m.state == done:
-            return ErrorCode.NONE            # a retry of an EndTxn that completed
+            return ErrorCode.NONE, -1, -1            # a retry of an EndTxn that completed
         if m.state == prepared:
-            return ErrorCode.CONCURRENT_TRANSACTIONS
+            return ErrorCode.CONCURRENT_TRANSACTIONS, -1, -1
         if m.state != ONGOING:
             log.warning("transactional id %s is %s, cannot %s", transactional_id, m.state_name,
                         "commit" if commit else "abort")
-            return ErrorCode.INVALID_TXN_STATE
+            return ErrorCode.INVALID_TXN_STATE, -1, -1
         try:
-            await self._write(shard, m.with_changes(state=prepared, last_update_ms=_now()))
+            await self._prepare_end(shard, m, commit, bump=False)
         except KafkaError as e:
-            return e.code
-        self.send_markers(shard, transactional_id)
-        return ErrorCode.NONE
+            return e.code, -1, -1
+        return ErrorCode.NONE, -1, -1
 
-    async def _abort(self, shard: TransactionShard, m: TransactionMetadata, fence: bool) -> ErrorCode:
+    async def _end_v2(self, transactional_id: str, producer_id: int, epoch: int,
+                      commit: bool) -> tuple[ErrorCode, int, int]:
+        """EndTxn v5: the epoch is bumped in the Prepare state. A retry from a
+        producer that missed the answer comes with the epoch before the bump
+        (or the producer id before a rotation) and gets the same answer."""
+        if not transactional_id:
+            raise KafkaError(ErrorCode.INVALID_REQUEST)
+        shard = self._shard(transactional_id)
+        m = shard.txns.get(transactional_id)
+        if m is None:
+            raise KafkaError(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+        if m.pending is not None:
+            raise KafkaError(ErrorCode.CONCURRENT_TRANSACTIONS)
+        retry_on_rotation = (producer_id == m.last_producer_id != m.producer_id and epoch == MAX_EPOCH - 1
+                             and m.producer_epoch == 0)
+        retry_on_bump = m.producer_epoch == epoch + 1
+        if producer_id != m.producer_id and not retry_on_rotation:
+            raise KafkaError(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+        if m.state in (PREPARE_COMMIT, PREPARE_ABORT):
+            valid = retry_on_bump
+        elif m.state in (COMPLETE_COMMIT, COMPLETE_ABORT):
+            valid = retry_on_bump or retry_on_rotation or epoch == m.producer_epoch
+        else:
+            valid = epoch == m.producer_epoch
+        if not valid:
+            raise KafkaError(ErrorCode.PRODUCER_FENCED)
+        retry = retry_on_bump or retry_on_rotation
+        if m.state in (PREPARE_COMMIT, PREPARE_ABORT):
+            same = (m.state == PREPARE_COMMIT) == commit
+            raise KafkaError(ErrorCode.CONCURRENT_TRANSACTIONS if same else ErrorCode.INVALID_TXN_STATE)
+        if m.state == (COMPLETE_COMMIT if commit else COMPLETE_ABORT) and retry:
+            return ErrorCode.NONE, m.producer_id, m.producer_epoch
+        if m.state != ONGOING and (commit or retry):
+            log.warning("transactional id %s is %s, cannot %s", transactional_id, m.state_name,
+                        "commit" if commit else "abort")
+            raise KafkaError(ErrorCode.INVALID_TXN_STATE)
+        # Ongoing, or an abort of nothing (Empty, Complete*): prepared anyway,
+        # which bumps the epoch.
+        prepared = await self._prepare_end(shard, m.with_changes(client_version=2), commit, bump=True)
+        if prepared.next_producer_id != NO_PRODUCER_ID:
+            return ErrorCode.NONE, prepared.next_producer_id, 0
+        return ErrorCode.NONE, prepared.producer_id, prepared.producer_epoch
+
+    async def _prepare_end(self, shard: TransactionShard, m: TransactionMetadata, commit: bool, bump: bool,
+                           fence: bool = False) -> TransactionMetadata:
+        """Make the transaction PrepareCommit/PrepareAbort, first bumping the
+        epoch when ``bump`` (V2, or to ``fence`` its producer, whose
+        InitProducerId with the old epoch is then no retry), then write its
+        markers. An exhausted epoch is bumped once more, to the last, and the
+        producer moves to a new id when the transaction completes."""
+        new = m.with_changes(state=PREPARE_COMMIT if commit else PREPARE_ABORT, last_update_ms=_now())
+        if bump and m.producer_epoch < MAX_EPOCH:
+            new = new.with_changes(producer_epoch=m.producer_epoch + 1,
+                                   last_producer_epoch=NO_PRODUCER_EPOCH if fence else m.producer_epoch)
+            if m.epoch_exhausted:
+                new = new.with_changes(next_producer_id=await self.broker.producer_ids.generate())
+        await self._write(shard, new)
+        self.send_markers(shard, m.transactional_id)
+        return new
+
+    async def _abort(self, shard: TransactionShard, m: TransactionMetadata) -> ErrorCode:
         """Abort an ongoing transaction on the coordinator's own initiative,
-        first bumping the epoch when ``fence``."""
-        new = m.with_changes(state=PREPARE_ABORT, last_update_ms=_now())
-        if fence:
-            new = new.with_changes(producer_epoch=m.producer_epoch + 1, last_producer_epoch=NO_PRODUCER_EPOCH)
+        bumping the epoch to fence its producer."""
         try:
-            await self._write(shard, new)
+            await self._prepare_end(shard, m, commit=False, bump=True, fence=True)
         except KafkaError as e:
             return e.code
-        self.send_markers(shard, m.transactional_id)
         return ErrorCode.NONE
 
     # --- markers ---------------------------------------------------------------------------
@@ -358,6 +436,9 @@ class TransactionCoordinator:
             m.pending = None
             done = m.with_changes(state=COMPLETE_COMMIT if commit else COMPLETE_ABORT, partitions=set(),
                                   last_update_ms=_now())
+            if m.next_producer_id != NO_PRODUCER_ID:
+                done = done.with_changes(producer_id=m.next_producer_id, producer_epoch=0,
+                                         last_producer_id=m.producer_id, next_producer_id=NO_PRODUCER_ID)
             while True:
                 try:
                     await self._write(shard, done)
@@ -388,7 +469,7 @@ class TransactionCoordinator:
                 if m.state == ONGOING and m.pending is None and m.start_ms + m.timeout_ms < now_ms:
                     log.info("aborting transaction %s of producer %d: open longer than %d ms",
                              m.transactional_id, m.producer_id, m.timeout_ms)
-                    await self._abort(shard, m, fence=not m.epoch_exhausted)
+                    await self._abort(shard, m)
 
     async def remove_expired(self, now_ms: int) -> None:
         """Forget transactional ids unused for transactional.id.expiration.ms."""

@@ -1,8 +1,8 @@
 """The state of one transactional id and its record in ``__transaction_state``.
 
 A record is, in Kafka's format, key = int16 version 0 + TransactionLogKey,
-value = int16 version + TransactionLogValue (version 0 written, as Kafka's
-classic transaction protocol does), or null once the id expired.
+value = int16 version + TransactionLogValue (version 1 written, as Kafka
+does once ``transaction.version`` is finalized), or null once the id expired.
 """
 from __future__ import annotations
 
@@ -40,10 +40,16 @@ class TransactionMetadata:
     partitions: set[TopicPartition] = field(default_factory=set)
     start_ms: int = -1
     last_update_ms: int = -1
-    # Not stored: the producer id before a rotation and the epoch before the
-    # last bump, so that a retried InitProducerId gets the same answer (KIP-360).
+    # The producer id before the last rotation (stored as PreviousProducerId),
+    # and, not stored, the epoch before the last bump: a retried
+    # InitProducerId or EndTxn is recognised by them (KIP-360, KIP-890).
     last_producer_id: int = NO_PRODUCER_ID
     last_producer_epoch: int = NO_PRODUCER_EPOCH
+    # Transactions V2: the id the producer moves to when this transaction
+    # completes (its epoch was exhausted), and the protocol version of the
+    # client's last AddPartitionsToTxn or EndTxn (0 classic, 2 V2).
+    next_producer_id: int = NO_PRODUCER_ID
+    client_version: int = 0
     # The state a write in flight will bring (Kafka's pendingState): other
     # requests meanwhile get CONCURRENT_TRANSACTIONS.
     pending: int | None = None
@@ -72,10 +78,12 @@ def record_value(m: TransactionMetadata) -> bytes:
         for topic, index in sorted(m.partitions):
             by_topic.setdefault(topic, []).append(index)
         partitions = [{"topic": t, "partition_ids": ids} for t, ids in by_topic.items()]
-    return _VERSION.pack(0) + codec.encode_message("TransactionLogValue", 0, {
+    return _VERSION.pack(1) + codec.encode_message("TransactionLogValue", 1, {
         "producer_id": m.producer_id, "producer_epoch": m.producer_epoch, "transaction_timeout_ms": m.timeout_ms,
         "transaction_status": m.state, "transaction_partitions": partitions,
-        "transaction_last_update_timestamp_ms": m.last_update_ms, "transaction_start_timestamp_ms": m.start_ms})
+        "transaction_last_update_timestamp_ms": m.last_update_ms, "transaction_start_timestamp_ms": m.start_ms,
+        "previous_producer_id": m.last_producer_id, "next_producer_id": m.next_producer_id,
+        "client_transaction_version": m.client_version})
 
 
 def parse_record(key: bytes, value: bytes | None) -> tuple[str, TransactionMetadata | None]:
@@ -95,4 +103,5 @@ def parse_record(key: bytes, value: bytes | None) -> tuple[str, TransactionMetad
     return transactional_id, TransactionMetadata(
         transactional_id, v["producer_id"], v["producer_epoch"], v["transaction_timeout_ms"],
         v["transaction_status"], partitions, v["transaction_start_timestamp_ms"],
-        v["transaction_last_update_timestamp_ms"])
+        v["transaction_last_update_timestamp_ms"], last_producer_id=v["previous_producer_id"],
+        next_producer_id=v["next_producer_id"], client_version=v["client_transaction_version"])

@@ -1,16 +1,17 @@
-"""Produce (key 0), versions 0-11.
+"""Produce (key 0), versions 0-12.
 
 v0-1 carry magic 0 message sets, v2 magic 1: both are converted to one v2
 batch before appending. v3+ carry exactly one v2 batch (and a transactional
 id); v7+ may use zstd; v8+ have record errors and an error message, which
 Kafka fills only for records the topic refuses and for transactional writes
 that fail verification (WordedError); v10+ tell the current leader on
-NOT_LEADER_OR_FOLLOWER (tagged fields).
+NOT_LEADER_OR_FOLLOWER (tagged fields); v12 is v11 from a producer that runs
+transactions V2 (KIP-890 part 2).
 acks=0 gets no response at all, acks=1 one after the local append, acks=-1
 one after the in-sync replicas have the batch (at once on a single broker).
 A transaction's first batch in a partition is appended once its transaction
-coordinator vouches for it: at once when that is this broker, after an
-AddPartitionsToTxn (VerifyOnly) when it is another.
+coordinator vouches for it: that the producer added the partition to the
+transaction, or, from v12, that it has now added it on the producer's behalf.
 """
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ from wire.records import RecordsError
 from ...config import LONG_MAX
 from ...errors import ErrorCode, KafkaError, RequestError
 from ...cluster.topics import is_internal
+from ...coordinator.txn.verification import verification_error
 from ...log.producer_state import CLIENT, ProducerStateError
 from . import by_topic
 
 API_KEY = 0
-VERSIONS = (0, 11)
+VERSIONS = (0, 12)
 
 _COMPRESSION_IDS = {"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 # The client id that may write to internal topics, as in Kafka.
@@ -42,7 +44,7 @@ def handle(ctx, request):
     requested = {(t["name"], p["index"]): p["records"] for t in request["topic_data"] for p in t["partition_data"]}
     results = {}  # (topic, partition) -> response dict
     waits = []  # (partition, offset the high watermark must pass, response dict)
-    unverified = []  # (AskCoordinator, topic, partition, records): appended once verified
+    unverified = []  # (AskCoordinator, topic, partition, records): appended once vouched for
     for (name, index), data in requested.items():
         response = {"index": index, "error_code": ErrorCode.NONE, "base_offset": -1,
                     "log_append_time_ms": -1, "log_start_offset": -1}
@@ -83,21 +85,20 @@ def _produce(ctx, request, name, index, data, response, waits, verified=False):
 
 
 async def _verify_then_produce(ctx, request, results, waits, unverified):
-    """Transactional writes whose transaction coordinator is another broker:
-    ask it (one request per coordinator and producer), then append what it
-    vouches for."""
+    """Transactional writes the transaction coordinator must vouch for: ask
+    it (once per producer), then append what it vouches for."""
     groups = {}
     for ask, name, index, data in unverified:
-        groups.setdefault((ask.node_id, ask.producer_id, ask.producer_epoch), []).append((name, index, data))
-    verifier = ctx.broker.txn_coordinator.verifier
+        groups.setdefault((ask.producer_id, ask.producer_epoch), []).append((name, index, data))
+    coordinator = ctx.broker.txn_coordinator
     answers = await asyncio.gather(*(
-        verifier.verify(node_id, request["transactional_id"], producer_id, producer_epoch,
-                        [(name, index) for name, index, _ in items], ctx.api_version)
-        for (node_id, producer_id, producer_epoch), items in groups.items()))
-    for items, errors in zip(groups.values(), answers):
+        coordinator.vouch(request["transactional_id"], producer_id, producer_epoch,
+                          [(name, index) for name, index, _ in items], add=ctx.api_version >= 12)
+        for (producer_id, producer_epoch), items in groups.items()))
+    for items, codes in zip(groups.values(), answers):
         for name, index, data in items:
             response = results[(name, index)]
-            error = errors[(name, index)]
+            error = verification_error(codes[(name, index)], ctx.api_version)
             if error is None:
                 _produce(ctx, request, name, index, data, response, waits, verified=True)
             else:
@@ -136,15 +137,14 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None, veri
     header = records.validate_produce(data or b"", max_message_bytes=config.max_message_bytes)
     if header is None:
         return None, -1  # nothing whole to append: Kafka answers success
-    if header.is_transactional:
+    if header.is_transactional and not verified:
         try:
-            coordinator = broker.txn_coordinator.check_transactional_write(transactional_id, partition, header,
-                                                                           ctx.api_version)
+            ask = broker.txn_coordinator.needs_vouching(transactional_id, partition, header, ctx.api_version >= 12)
         except KafkaError as e:
             response["log_start_offset"] = -1  # Kafka verifies before the log is reached
             raise WordedError(e.code, e.message) from None
-        if coordinator is not None and not verified:
-            raise AskCoordinator(coordinator, header.producer_id, header.producer_epoch)
+        if ask:
+            raise AskCoordinator(header.producer_id, header.producer_epoch)
     if acks == -1:
         partition.check_min_isr()
     # The batch is stored as it came; a trailing partial batch is dropped. The
@@ -160,12 +160,12 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None, veri
 
 
 class AskCoordinator(Exception):
-    """A transactional write that the transaction coordinator on broker
-    ``node_id`` must verify before it is appended."""
+    """A transactional write that the transaction coordinator must vouch for
+    before it is appended."""
 
-    def __init__(self, node_id: int, producer_id: int, producer_epoch: int):
-        super().__init__(node_id)
-        self.node_id, self.producer_id, self.producer_epoch = node_id, producer_id, producer_epoch
+    def __init__(self, producer_id: int, producer_epoch: int):
+        super().__init__(producer_id)
+        self.producer_id, self.producer_epoch = producer_id, producer_epoch
 
 
 class WordedError(KafkaError):
