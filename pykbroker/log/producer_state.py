@@ -269,6 +269,17 @@ class ProducerStateManager:
         entry = self.producers.get(h.producer_id)
         return entry.find_duplicate(h) if entry is not None else None
 
+    def check_transaction_v2_start(self, h: BatchHeader) -> None:
+        """The batch that starts a transactions-V2 transaction in this
+        partition, where the producer has no batches, must carry sequence 0:
+        any other means an earlier batch is still on its way (as Kafka)."""
+        entry = self.producers.get(h.producer_id)
+        if h.base_sequence != 0 and (entry is None or not entry.batches):
+            raise OutOfOrderSequence(
+                f"Invalid sequence number for producer {h.producer_id} in partition {self.name}: "
+                f"{h.base_sequence} (incoming seq. number), expected 0 for a transactions V2 producer with no "
+                "existing state")
+
     def apply(self, append: ProducerAppend) -> list[tuple[CompletedTxn, int]]:
         """Install a checked append once written; returns the transactions it
         completed, each with the last stable offset right after its marker

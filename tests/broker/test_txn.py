@@ -283,6 +283,12 @@ def test_a_timed_out_transaction_is_aborted_and_its_producer_fenced(tmp_path):
         wait_for(lambda: describe(client, "slow")["slow"]["transaction_state"] == "CompleteAbort")
         assert describe(client, "slow")["slow"]["producer_epoch"] == txn.epoch + 1
         assert txn.end(commit=True) == ErrorCode.PRODUCER_FENCED
+        # As Kafka 4.4: the producer bumping its own epoch (KIP-360) is
+        # taken as a retry of the bump the abort made, and goes on with it.
+        bumped = client.request(INIT_PRODUCER_ID, 4, {"transactional_id": "slow", "transaction_timeout_ms": 300,
+                                                      "producer_id": txn.producer_id, "producer_epoch": txn.epoch})
+        assert (bumped["error_code"], bumped["producer_id"], bumped["producer_epoch"]) == \
+            (ErrorCode.NONE, txn.producer_id, txn.epoch + 1)
         data = read(client, "t", READ_COMMITTED)
         assert data["last_stable_offset"] == 2 and committed_values(client, "t") == []
 

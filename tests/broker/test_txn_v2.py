@@ -9,7 +9,7 @@ from pykbroker.errors import ErrorCode
 from pykbroker.testing import EmbeddedBroker
 from tests.broker.rawapi import batch_headers, create_topic, wait_for
 from tests.broker.test_txn import (END_TXN, READ_COMMITTED, Txn, committed_values, coordinator_ready, describe,
-                                   fetch_offset, find_group_coordinator, read, txn_offset_commit)
+                                   fetch_offset, find_group_coordinator, now_ms, read, txn_offset_commit)
 from tests.support.rawclient import RawClient
 
 API_VERSIONS = 18
@@ -90,6 +90,22 @@ def test_produce_v12_adds_the_partition_and_every_end_txn_bumps_the_epoch(client
     assert committed_values(client, "t") == [b"a", b"b", b"d"]
 
 
+def test_a_v2_transaction_starts_a_partition_at_sequence_0(client):
+    """Its first batch where the producer has no state must carry sequence 0:
+    any other means an earlier one is still on its way."""
+    other = TxnV2(client, "other")
+    other.init()
+    other.send("t", 0, [b"someone else's"])   # the partition is not empty
+    txn = TxnV2(client, "v2")
+    txn.init()
+    txn.sequences = {("t", 0): 5}
+    assert txn.send("t", 0, [b"overtaking"])["error_code"] == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    txn.sequences = {}
+    assert txn.send("t", 0, [b"first"])["error_code"] == ErrorCode.NONE
+    assert txn.end_v2(commit=True)["error_code"] == ErrorCode.NONE
+    wait_for(lambda: describe(client, "v2")["v2"]["transaction_state"] == "CompleteCommit")
+
+
 def test_a_write_from_before_the_bump_is_fenced(client):
     txn = TxnV2(client, "v2")
     txn.init()
@@ -119,7 +135,10 @@ def test_a_retried_end_txn_gets_the_same_answer(client):
     assert txn.end_v2(commit=True)["error_code"] == ErrorCode.INVALID_TXN_STATE
     assert txn.end_v2(commit=True, epoch=old[1] - 1)["error_code"] == ErrorCode.PRODUCER_FENCED
     # An abort with nothing ongoing is an empty transaction: it bumps too.
+    before = now_ms()
     assert txn.end_v2(commit=False)["producer_epoch"] == old[1] + 2
+    wait_for(lambda: describe(client, "v2")["v2"]["transaction_state"] == "CompleteAbort")
+    assert describe(client, "v2")["v2"]["transaction_start_time_ms"] >= before
 
 
 def test_an_exhausted_epoch_moves_the_producer_to_a_new_id(broker, client):
@@ -146,6 +165,9 @@ def test_an_exhausted_epoch_moves_the_producer_to_a_new_id(broker, client):
     assert (retried["error_code"], retried["producer_id"], retried["producer_epoch"]) == \
         (ErrorCode.NONE, rotated["producer_id"], 0)
     assert txn.send("t", 0, [b"c"])["error_code"] == ErrorCode.NONE
+    # A transaction later, the old id is no longer known.
+    assert txn.end_v2(commit=True, producer_id=old_id, epoch=MAX_EPOCH - 1)["error_code"] == \
+        ErrorCode.INVALID_PRODUCER_ID_MAPPING
     assert txn.end_v2(commit=True)["producer_epoch"] == 1
     wait_for(lambda: committed_values(client, "t") == [b"a", b"b", b"c"], message="the last commit marker")
 

@@ -40,7 +40,7 @@ from .markers import RETRIABLE, MarkerChannel
 from .metadata import (COMPLETE_ABORT, COMPLETE_COMMIT, EMPTY, MAX_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
                        ONGOING, PREPARE_ABORT, PREPARE_COMMIT, TransactionMetadata, UnknownRecord, parse_record,
                        record_key, record_value)
-from .verification import RemoteVerifier
+from .verification import RemoteCoordinator
 
 log = logging.getLogger("pykbroker.txn")
 
@@ -96,7 +96,7 @@ class TransactionCoordinator:
             topic_configs=self._topic_configs, shard_factory=lambda _: TransactionShard(self),
             commit_timeout_config="request.timeout.ms")
         self.markers = MarkerChannel(broker)
-        self.verifier = RemoteVerifier(broker)
+        self.remote = RemoteCoordinator(broker)
         self._tasks: set[asyncio.Task] = set()
         self._periodic: asyncio.Task | None = None
 
@@ -119,7 +119,7 @@ class TransactionCoordinator:
             task.cancel()
         self.runtime.shutdown()
         self.markers.close()
-        self.verifier.close()
+        self.remote.close()
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -149,6 +149,7 @@ class TransactionCoordinator:
         current = shard.txns.get(new.transactional_id)
         if current is not None:
             current.pending = new.state
+            new.last_producer_id = current.producer_id   # as Kafka keeps PreviousProducerId
         try:
             async with shard.lock:
                 await self.runtime.append(shard, [(record_key(new.transactional_id), record_value(new))])
@@ -195,8 +196,8 @@ class TransactionCoordinator:
             return (ErrorCode.CONCURRENT_TRANSACTIONS if code == ErrorCode.NONE else code), -1, -1
         now = _now()
         if m.epoch_exhausted and (not expected or expected_epoch == m.producer_epoch):
-            producer_id = await self.broker.producer_ids.generate()
-            new = m.with_changes(producer_id=producer_id, producer_epoch=0, last_producer_id=m.producer_id,
+            producer_id = await self._new_producer_id(m, EMPTY)
+            new = m.with_changes(producer_id=producer_id, producer_epoch=0,
                                  last_producer_epoch=m.producer_epoch if expected else NO_PRODUCER_EPOCH)
         elif not expected or m.producer_epoch == NO_PRODUCER_EPOCH or expected_epoch == m.producer_epoch:
             new = m.with_changes(producer_epoch=m.producer_epoch + 1,
@@ -302,7 +303,7 @@ class TransactionCoordinator:
         if ErrorCode.NOT_COORDINATOR in codes.values() and self.broker.cluster is not None:
             leader = registration.partitions[self.runtime.partition_for(transactional_id)].leader
             if leader >= 0 and leader != self.broker.node_id:
-                return await self.verifier.ask(leader, transactional_id, producer_id, epoch, partitions, add)
+                return await self.remote.ask(leader, transactional_id, producer_id, epoch, partitions, add)
         return codes
 
     # --- EndTxn ----------------------------------------------------------------------------
@@ -376,31 +377,45 @@ class TransactionCoordinator:
             return ErrorCode.NONE, prepared.next_producer_id, 0
         return ErrorCode.NONE, prepared.producer_id, prepared.producer_epoch
 
-    async def _prepare_end(self, shard: TransactionShard, m: TransactionMetadata, commit: bool, bump: bool,
-                           fence: bool = False) -> TransactionMetadata:
+    async def _prepare_end(self, shard: TransactionShard, m: TransactionMetadata, commit: bool,
+                           bump: bool) -> TransactionMetadata:
         """Make the transaction PrepareCommit/PrepareAbort, first bumping the
-        epoch when ``bump`` (V2, or to ``fence`` its producer, whose
-        InitProducerId with the old epoch is then no retry), then write its
+        epoch when ``bump`` (V2, or to fence its producer), then write its
         markers. An exhausted epoch is bumped once more, to the last, and the
         producer moves to a new id when the transaction completes."""
-        new = m.with_changes(state=PREPARE_COMMIT if commit else PREPARE_ABORT, last_update_ms=_now())
+        now = _now()
+        new = m.with_changes(state=PREPARE_COMMIT if commit else PREPARE_ABORT, last_update_ms=now)
+        if m.state != ONGOING:
+            new = new.with_changes(start_ms=now)   # V2's abort of nothing: a transaction of its own
         if bump and m.producer_epoch < MAX_EPOCH:
-            new = new.with_changes(producer_epoch=m.producer_epoch + 1,
-                                   last_producer_epoch=NO_PRODUCER_EPOCH if fence else m.producer_epoch)
+            # As Kafka 4.4: the producer's InitProducerId at the old epoch is
+            # then a retry (KIP-360), answered with the bumped one.
+            new = new.with_changes(producer_epoch=m.producer_epoch + 1, last_producer_epoch=m.producer_epoch)
             if m.epoch_exhausted:
-                new = new.with_changes(next_producer_id=await self.broker.producer_ids.generate())
+                new = new.with_changes(next_producer_id=await self._new_producer_id(
+                    shard.txns[m.transactional_id], new.state))
         await self._write(shard, new)
         self.send_markers(shard, m.transactional_id)
         return new
 
     async def _abort(self, shard: TransactionShard, m: TransactionMetadata) -> ErrorCode:
         """Abort an ongoing transaction on the coordinator's own initiative,
-        bumping the epoch to fence its producer."""
+        bumping the epoch to fence its producer, as V2 does (Kafka 4.4 aborts
+        so with transaction.version 2 finalized, whatever the client's)."""
         try:
-            await self._prepare_end(shard, m, commit=False, bump=True, fence=True)
+            await self._prepare_end(shard, m.with_changes(client_version=2), commit=False, bump=True)
         except KafkaError as e:
             return e.code
         return ErrorCode.NONE
+
+    async def _new_producer_id(self, m: TransactionMetadata, pending: int) -> int:
+        """A producer id for ``m`` to move to; meanwhile ``m`` is marked as
+        becoming ``pending``, so that nothing else changes it."""
+        m.pending = pending
+        try:
+            return await self.broker.producer_ids.generate()
+        finally:
+            m.pending = None
 
     # --- markers ---------------------------------------------------------------------------
     def send_markers(self, shard: TransactionShard, transactional_id: str) -> None:
@@ -438,7 +453,7 @@ class TransactionCoordinator:
                                   last_update_ms=_now())
             if m.next_producer_id != NO_PRODUCER_ID:
                 done = done.with_changes(producer_id=m.next_producer_id, producer_epoch=0,
-                                         last_producer_id=m.producer_id, next_producer_id=NO_PRODUCER_ID)
+                                         next_producer_id=NO_PRODUCER_ID)
             while True:
                 try:
                     await self._write(shard, done)

@@ -40,9 +40,9 @@ class TransactionMetadata:
     partitions: set[TopicPartition] = field(default_factory=set)
     start_ms: int = -1
     last_update_ms: int = -1
-    # The producer id before the last rotation (stored as PreviousProducerId),
-    # and, not stored, the epoch before the last bump: a retried
-    # InitProducerId or EndTxn is recognised by them (KIP-360, KIP-890).
+    # The producer id before the last change of state (PreviousProducerId, as
+    # Kafka keeps it) and, not stored, the epoch before the last bump: a
+    # retried InitProducerId or EndTxn is recognised by them (KIP-360, KIP-890).
     last_producer_id: int = NO_PRODUCER_ID
     last_producer_epoch: int = NO_PRODUCER_EPOCH
     # Transactions V2: the id the producer moves to when this transaction

@@ -26,9 +26,7 @@ def verification_error(code: int, produce_version: int) -> KafkaError | None:
     code = ErrorCode(code)
     if code == ErrorCode.NONE:
         return None
-    if code == ErrorCode.PRODUCER_FENCED:
-        code = ErrorCode.INVALID_PRODUCER_EPOCH
-    elif code == ErrorCode.CONCURRENT_TRANSACTIONS and produce_version >= 12:
+    if code == ErrorCode.CONCURRENT_TRANSACTIONS and produce_version >= 12:
         return KafkaError(code)   # a V2 producer retries it as it is
     elif code == ErrorCode.TRANSACTION_ABORTABLE and produce_version < 11:
         code = ErrorCode.INVALID_TXN_STATE   # older producers do not know TRANSACTION_ABORTABLE
@@ -40,7 +38,9 @@ def verification_error(code: int, produce_version: int) -> KafkaError | None:
     return KafkaError(code)
 
 
-class RemoteVerifier:
+class RemoteCoordinator:
+    """The transaction coordinators on other brokers, as partition leaders ask them."""
+
     def __init__(self, broker: Any):
         self._peers = PeerPool(broker, "txn-verification")
 

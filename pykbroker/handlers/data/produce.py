@@ -145,6 +145,8 @@ def _append(ctx, topic, index, data, acks, response, transactional_id=None, veri
             raise WordedError(e.code, e.message) from None
         if ask:
             raise AskCoordinator(header.producer_id, header.producer_epoch)
+    elif header.is_transactional and ctx.api_version >= 12:
+        partition.log.producer_state.check_transaction_v2_start(header)   # the coordinator just added it
     if acks == -1:
         partition.check_min_isr()
     # The batch is stored as it came; a trailing partial batch is dropped. The

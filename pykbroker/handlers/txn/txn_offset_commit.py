@@ -18,13 +18,10 @@ API_KEY = 28
 VERSIONS = (0, 5)
 
 # What the transaction coordinator's answer becomes, as Kafka's group
-# coordinator turns errors into its own.
+# coordinator turns errors into its own (no peer reached, an unknown topic).
 _AS_GROUP_COORDINATOR_ERROR = {
     ErrorCode.NETWORK_EXCEPTION: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
     ErrorCode.UNKNOWN_TOPIC_OR_PARTITION: ErrorCode.COORDINATOR_NOT_AVAILABLE,
-    ErrorCode.NOT_ENOUGH_REPLICAS: ErrorCode.COORDINATOR_NOT_AVAILABLE,
-    ErrorCode.REQUEST_TIMED_OUT: ErrorCode.COORDINATOR_NOT_AVAILABLE,
-    ErrorCode.NOT_LEADER_OR_FOLLOWER: ErrorCode.NOT_COORDINATOR,
 }
 
 
@@ -39,8 +36,14 @@ async def handle(ctx, request):
             request["generation_id"], request["group_instance_id"], topics, ctx.api_version)
     return {"topics": [{"name": t["name"], "partitions": [
         {"partition_index": p["partition_index"],
-         "error_code": for_version(results[(t["name"], p["partition_index"])], ctx.api_version, 5, 4)}
+         "error_code": _for_client(results[(t["name"], p["partition_index"])], ctx.api_version)}
         for p in t["partitions"]]} for t in topics]}
+
+
+def _for_client(code: ErrorCode, version: int) -> ErrorCode:
+    if code == ErrorCode.PRODUCER_FENCED:
+        return ErrorCode.INVALID_PRODUCER_EPOCH   # at every version, as Kafka answers here
+    return for_version(code, version, fenced_since=0, abortable_since=4)
 
 
 async def _vouched(ctx, request) -> ErrorCode:
