@@ -3,13 +3,17 @@ internal topics' partitions: when that broker dies, the new leader rebuilds
 their state and clients find it (NOT_COORDINATOR, then FindCoordinator)."""
 from __future__ import annotations
 
+import subprocess
+
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from compat import kafka_jars
 from pykbroker.errors import ErrorCode
+from tests.clients.java import programs as java_programs
 
 from .processes import wait_for
 
-FIND_COORDINATOR = 10
+FIND_COORDINATOR, DESCRIBE_TRANSACTIONS = 10, 65
 INTERNAL = {"offsets_topic_replication_factor": 3, "offsets_topic_num_partitions": 5,
             "transaction_state_log_replication_factor": 3, "transaction_state_log_num_partitions": 5,
             "transaction_state_log_min_isr": 2}
@@ -94,9 +98,7 @@ def test_a_consumer_group_keeps_its_offsets_across_coordinator_failover(cluster_
 
 
 def test_transactions_go_on_across_coordinator_failover(cluster_factory):
-    cluster = cluster_factory(**INTERNAL)
-    cluster.create_topic("out", 3, 3, **{"min.insync.replicas": "2"})
-    cluster.wait_for_full_isr("out")
+    cluster = transactional_cluster(cluster_factory)
     producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "transactional.id": "tx",
                          "transaction.timeout.ms": 60000, "log_level": 0})
     producer.init_transactions(30)
@@ -113,7 +115,52 @@ def test_transactions_go_on_across_coordinator_failover(cluster_factory):
     producer.begin_transaction()
     producer.produce("out", value=b"aborted", partition=0)
     producer.abort_transaction(60)
+    assert read_committed(cluster, 60) == {b"%d" % i for i in range(60)}
 
+
+def test_transactions_v2_go_on_across_coordinator_failover(cluster_factory, tmp_path):
+    """The same with the Java 4.x client, which runs transactions V2 here:
+    partitions join the transaction through their leaders, and each EndTxn
+    bumps the epoch, also when the coordinator has moved in between."""
+    cluster = transactional_cluster(cluster_factory)
+    with open(tmp_path / "producer.log", "w") as log:
+        producer = subprocess.Popen(java_programs.command("TransactionSteps", kafka_jars.DEFAULT_VERSION,
+                                                          cluster.bootstrap_servers, "out", "tx-java", "3"),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        def step(command):
+            if command:
+                producer.stdin.write(command + "\n")
+                producer.stdin.flush()
+            line = producer.stdout.readline().strip()
+            assert line == ("ok" if command else "ready"), (tmp_path / "producer.log").read_text()[-3000:]
+
+        step(None)
+        step("commit 0 30")
+        kill_and_restart(cluster, coordinator(cluster, "tx-java", 1), "tx-java", 1)
+        step("commit 30 60")
+        step("abort aborted")
+        producer.stdin.close()
+        assert producer.wait(60) == 0
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+            producer.wait()
+    assert read_committed(cluster, 60) == {b"%d" % i for i in range(60)}
+    with cluster.client(coordinator(cluster, "tx-java", 1)) as c:
+        (state,) = c.request(DESCRIBE_TRANSACTIONS, 0, {"transactional_ids": ["tx-java"]})["transaction_states"]
+    assert state["producer_epoch"] == 3   # bumped by each of the three EndTxn
+
+
+def transactional_cluster(cluster_factory):
+    cluster = cluster_factory(**INTERNAL)
+    cluster.create_topic("out", 3, 3, **{"min.insync.replicas": "2"})
+    cluster.wait_for_full_isr("out")
+    return cluster
+
+
+def read_committed(cluster, count: int) -> set[bytes]:
+    """The values a read_committed consumer of "out" sees, once it has ``count``."""
     reader = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "reader",
                        "isolation.level": "read_committed", "auto.offset.reset": "earliest", "log_level": 0})
     reader.subscribe(["out"])
@@ -123,7 +170,7 @@ def test_transactions_go_on_across_coordinator_failover(cluster_factory):
         message = reader.poll(0.5)
         if message is not None and not message.error():
             values.add(message.value())
-        return len(values) >= 60
+        return len(values) >= count
     wait_for(read, 60, "the committed records", interval=0)
     reader.close()
-    assert values == {b"%d" % i for i in range(60)}
+    return values
