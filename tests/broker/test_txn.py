@@ -1,6 +1,7 @@
 """Transactions over the wire: the coordinator's state machine, markers,
 the last stable offset and read_committed fetches, fencing, timeouts,
 restarts, and the admin APIs that describe them."""
+import contextlib
 import time
 
 import pytest
@@ -270,12 +271,20 @@ def test_transactional_writes_before_the_coordinator_exists_are_refused(broker, 
     assert fetch(client, "t", 0, 0)["high_watermark"] == 0
 
 
-def test_a_timed_out_transaction_is_aborted_and_its_producer_fenced(tmp_path):
+@contextlib.contextmanager
+def quick_aborts(tmp_path):
+    """A client of a broker that looks for timed-out transactions every
+    100 ms, with topic "t" and the transaction coordinator ready."""
     with EmbeddedBroker(str(tmp_path / "data"), **{
             "transaction.abort.timed.out.transaction.cleanup.interval.ms": 100}) as broker, \
             RawClient("127.0.0.1", broker.port) as client:
         create_topic(client, "t")
         coordinator_ready(broker)
+        yield client
+
+
+def test_a_timed_out_transaction_is_aborted_and_its_producer_fenced(tmp_path):
+    with quick_aborts(tmp_path) as client:
         txn = Txn(client, "slow", timeout_ms=300)
         txn.init()
         txn.add("t", 0)

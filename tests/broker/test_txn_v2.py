@@ -9,7 +9,8 @@ from pykbroker.errors import ErrorCode
 from pykbroker.testing import EmbeddedBroker
 from tests.broker.rawapi import batch_headers, create_topic, wait_for
 from tests.broker.test_txn import (END_TXN, READ_COMMITTED, Txn, committed_values, coordinator_ready, describe,
-                                   fetch_offset, find_group_coordinator, now_ms, read, txn_offset_commit)
+                                   fetch_offset, find_group_coordinator, now_ms, quick_aborts, read,
+                                   txn_offset_commit)
 from tests.support.rawclient import RawClient
 
 API_VERSIONS = 18
@@ -22,6 +23,15 @@ class TxnV2(Txn):
 
     def send(self, topic, partition, values, version=PRODUCE_V2, transactional=True):
         return super().send(topic, partition, values, version, transactional)
+
+    def jump_to_epoch(self, broker, epoch):
+        """Where ``epoch`` transactions would have brought it: that many
+        InitProducerId or EndTxn take too long for a test."""
+        def jump():
+            shard = broker.broker.txn_coordinator.runtime.shard_for(self.id)
+            shard.txns[self.id] = shard.txns[self.id].with_changes(producer_epoch=epoch)
+        broker.call(jump)
+        self.epoch = epoch
 
     def end_v2(self, commit, producer_id=None, epoch=None):
         response = self.client.request(END_TXN, END_TXN_V2, {
@@ -144,12 +154,7 @@ def test_a_retried_end_txn_gets_the_same_answer(client):
 def test_an_exhausted_epoch_moves_the_producer_to_a_new_id(broker, client):
     txn = TxnV2(client, "v2")
     txn.init()
-
-    def exhaust():   # as after 32765 transactions: InitProducerId takes that long
-        shard = broker.broker.txn_coordinator.runtime.shard_for("v2")
-        shard.txns["v2"] = shard.txns["v2"].with_changes(producer_epoch=MAX_EPOCH - 2)
-    broker.call(exhaust)
-    txn.epoch = MAX_EPOCH - 2
+    txn.jump_to_epoch(broker, MAX_EPOCH - 2)
     old_id = txn.producer_id
     txn.send("t", 0, [b"a"])
     assert txn.end_v2(commit=True)["producer_epoch"] == MAX_EPOCH - 1
@@ -189,11 +194,7 @@ def test_after_a_timeout_abort_the_producers_abort_is_answered(tmp_path):
     """The coordinator aborts a transaction open too long with the epoch
     bumped once: a V2 producer then aborting it at its epoch is told that
     epoch, as if its own abort had been answered; its commit is refused."""
-    with EmbeddedBroker(str(tmp_path / "data"), **{
-            "transaction.abort.timed.out.transaction.cleanup.interval.ms": 100}) as broker, \
-            RawClient("127.0.0.1", broker.port) as client:
-        create_topic(client, "t")
-        coordinator_ready(broker)
+    with quick_aborts(tmp_path) as client:
         txn = TxnV2(client, "slow", timeout_ms=300)
         txn.init()
         epoch = txn.epoch
@@ -215,12 +216,7 @@ def test_a_rotation_is_remembered_across_a_restart(tmp_path):
         coordinator_ready(broker)
         txn = TxnV2(client, "v2")
         txn.init()
-
-        def exhaust():
-            shard = broker.broker.txn_coordinator.runtime.shard_for("v2")
-            shard.txns["v2"] = shard.txns["v2"].with_changes(producer_epoch=MAX_EPOCH - 1)
-        broker.call(exhaust)
-        txn.epoch = MAX_EPOCH - 1
+        txn.jump_to_epoch(broker, MAX_EPOCH - 1)
         old_id = txn.producer_id
         txn.send("t", 0, [b"a"])
         rotated = txn.end_v2(commit=True)

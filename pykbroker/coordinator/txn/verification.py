@@ -28,7 +28,7 @@ def verification_error(code: int, produce_version: int) -> KafkaError | None:
         return None
     if code == ErrorCode.CONCURRENT_TRANSACTIONS and produce_version >= 12:
         return KafkaError(code)   # a V2 producer retries it as it is
-    elif code == ErrorCode.TRANSACTION_ABORTABLE and produce_version < 11:
+    if code == ErrorCode.TRANSACTION_ABORTABLE and produce_version < 11:
         code = ErrorCode.INVALID_TXN_STATE   # older producers do not know TRANSACTION_ABORTABLE
     if code == ErrorCode.INVALID_TXN_STATE:
         return KafkaError(code, "Partition was not added to the transaction")
